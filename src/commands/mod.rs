@@ -1,0 +1,81 @@
+//! One module per command, each with one entry function; [`main`] picks the command, runs it on
+//! a tokio runtime and turns the outcome into an [`ExitStatus`].
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitStatus;
+use crate::output::{Printer, Verbosity};
+
+pub mod apply;
+pub mod bench;
+pub mod destroy;
+pub mod dev;
+pub mod emulator;
+pub mod gc;
+pub mod init;
+pub mod keys;
+pub mod list;
+pub mod outputs;
+pub mod plan;
+pub mod schema;
+pub mod smoke;
+pub mod validate;
+
+/// Runs the parsed command line and returns the process exit status. Errors are printed here,
+/// with their whole cause chain, and nowhere else.
+pub fn main(cli: Cli) -> ExitStatus {
+    let printer = Printer::from_args(&cli.global);
+    init_tracing(printer.verbosity);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer.error(&anyhow::Error::new(e).context("could not start the async runtime"));
+            return ExitStatus::Failure;
+        }
+    };
+    match runtime.block_on(run(cli.command, &printer)) {
+        Ok(status) => status,
+        Err(err) => {
+            printer.error(&err);
+            ExitStatus::Failure
+        }
+    }
+}
+
+async fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Validate(args) => validate::run(args, printer).await,
+        Command::Init(args) => init::run(args, printer).await,
+        Command::Schema(args) => schema::run(args, printer).await,
+        Command::Plan(args) => plan::run(args, printer).await,
+        Command::Apply(args) => apply::run(args, printer).await,
+        Command::Destroy(args) => destroy::run(args, printer).await,
+        Command::Outputs(args) => outputs::run(args, printer).await,
+        Command::Smoke(args) => smoke::run(args, printer).await,
+        Command::Emulator(args) => emulator::run(args, printer).await,
+        Command::Dev(args) => dev::run(args, printer).await,
+        Command::List(args) => list::run(args, printer).await,
+        Command::Gc(args) => gc::run(args, printer).await,
+        Command::Keys(args) => keys::run(args, printer).await,
+        Command::Bench(args) => bench::run(args, printer).await,
+    }
+}
+
+/// Logs (tracing) go to stderr: warnings by default, more with -v/-vv, overridable with RUST_LOG.
+fn init_tracing(verbosity: Verbosity) {
+    let default = match verbosity {
+        Verbosity::Quiet => "error",
+        Verbosity::Normal => "warn",
+        Verbosity::Verbose => "info,evctl=debug",
+        Verbosity::Trace => "debug,evctl=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

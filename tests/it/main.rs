@@ -1,0 +1,6 @@
+//! The one integration-test binary: drives the real `evctl` binary, and the real AWS SDK,
+//! against the emulator over loopback. Modules are grouped by feature; shared helpers live in
+//! `support`.
+
+mod cli;
+mod support;
