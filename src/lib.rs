@@ -14,6 +14,7 @@ pub mod engine;
 pub mod exit;
 pub mod model;
 pub mod output;
+pub mod signing;
 pub mod smoke;
 pub mod spec;
 pub mod wire;
