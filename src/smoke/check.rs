@@ -301,8 +301,41 @@ impl Runner<'_> {
     }
 
     /// The run's channel for one check: the scope's base plus a segment unique to this run.
+    /// A base that is already as deep as a channel may be is used as it is (events of other
+    /// runs there are told apart by their nonces).
     fn channel(&self, scope: &Scope, suffix: &str) -> String {
-        format!("{}/{}-{suffix}", scope.base, self.settings.run_id)
+        if segments(&scope.base) >= MAX_SEGMENTS {
+            scope.base.clone()
+        } else {
+            format!("{}/{}-{suffix}", scope.base, self.settings.run_id)
+        }
+    }
+
+    /// Publishes `event` on `channel` (over HTTP, or over `socket`) and waits for it to arrive
+    /// in `inbox`; returns the latency from publish to delivery.
+    async fn publish_and_receive(
+        &self,
+        inbox: &mut Inbox,
+        event: &Expected,
+        socket: Option<&Connection>,
+        credential: &Credential,
+    ) -> Result<Duration, Failure> {
+        let started = Instant::now();
+        let events = std::slice::from_ref(&event.text);
+        let (step, answer) = match socket {
+            None => (
+                "HTTP publish",
+                self.publish_http(&event.channel, events, Some(credential))
+                    .await,
+            ),
+            Some(conn) => (
+                "WebSocket publish",
+                self.publish_ws(conn, &event.channel, events, credential)
+                    .await,
+            ),
+        };
+        check_published(step, answer)?;
+        inbox.wait_for(event, started, self.settings.timeout).await
     }
 
     async fn check_scope(&self, scope: &Scope) -> Vec<Check> {
@@ -408,54 +441,18 @@ impl Runner<'_> {
         };
         let mut inbox = Inbox::new(sub, &self.settings.run_id);
         let http_event = inbox.expect(channel);
-        let http = async {
-            let started = Instant::now();
-            let answer = self
-                .publish_http(
-                    channel,
-                    std::slice::from_ref(&http_event.text),
-                    Some(plan.publish),
-                )
-                .await;
-            check_published("HTTP publish", answer)?;
-            inbox
-                .wait_for(&http_event, started, self.settings.timeout)
-                .await
-        }
-        .await;
+        let http = self
+            .publish_and_receive(&mut inbox, &http_event, None, plan.publish)
+            .await;
         let ws_event = inbox.expect(channel);
-        let ws = async {
-            let started = Instant::now();
-            let answer = self
-                .publish_ws(
-                    &conn,
-                    channel,
-                    std::slice::from_ref(&ws_event.text),
-                    plan.publish,
-                )
-                .await;
-            check_published("WebSocket publish", answer)?;
-            inbox
-                .wait_for(&ws_event, started, self.settings.timeout)
-                .await
-        }
-        .await;
+        let ws = self
+            .publish_and_receive(&mut inbox, &ws_event, Some(&conn), plan.publish)
+            .await;
         // The fence: once it arrives, duplicates of the events before it would have too.
         let fence = inbox.expect(channel);
-        let fenced = async {
-            let started = Instant::now();
-            let answer = self
-                .publish_ws(
-                    &conn,
-                    channel,
-                    std::slice::from_ref(&fence.text),
-                    plan.publish,
-                )
-                .await;
-            check_published("WebSocket publish of the fence event", answer)?;
-            inbox.wait_for(&fence, started, self.settings.timeout).await
-        }
-        .await;
+        let fenced = self
+            .publish_and_receive(&mut inbox, &fence, Some(&conn), plan.publish)
+            .await;
         let http =
             http.and_then(|latency| inbox.exactly_once(&http_event, &fenced).map(|()| latency));
         let ws = ws.and_then(|latency| inbox.exactly_once(&ws_event, &fenced).map(|()| latency));
@@ -518,34 +515,13 @@ impl Runner<'_> {
             };
             let mut inbox = Inbox::new(sub, &self.settings.run_id);
             let event = inbox.expect(&channel);
-            let started = Instant::now();
-            let delivered = async {
-                let answer = self
-                    .publish_http(
-                        &channel,
-                        std::slice::from_ref(&event.text),
-                        Some(plan.publish),
-                    )
-                    .await;
-                check_published("HTTP publish", answer)?;
-                inbox.wait_for(&event, started, self.settings.timeout).await
-            }
-            .await;
-            let fence_channel = format!("{parent}/b");
-            let fence = inbox.expect(&fence_channel);
-            let fenced = async {
-                let started = Instant::now();
-                let answer = self
-                    .publish_http(
-                        &fence_channel,
-                        std::slice::from_ref(&fence.text),
-                        Some(plan.publish),
-                    )
-                    .await;
-                check_published("HTTP publish of the fence event", answer)?;
-                inbox.wait_for(&fence, started, self.settings.timeout).await
-            }
-            .await;
+            let delivered = self
+                .publish_and_receive(&mut inbox, &event, None, plan.publish)
+                .await;
+            let fence = inbox.expect(&format!("{parent}/b"));
+            let fenced = self
+                .publish_and_receive(&mut inbox, &fence, None, plan.publish)
+                .await;
             let result = delivered.and_then(|l| inbox.exactly_once(&event, &fenced).map(|()| l));
             conn.close().await;
             result
@@ -628,6 +604,7 @@ fn check_published(
 #[derive(Debug, Clone)]
 struct Expected {
     nonce: String,
+    channel: String,
     /// The payload as published: a JSON text.
     text: String,
 }
@@ -669,7 +646,11 @@ impl Inbox {
         let payload = payload(&self.run_id, channel, &nonce);
         let text = payload.to_string();
         self.expected.insert(nonce.clone(), payload);
-        Expected { text, nonce }
+        Expected {
+            text,
+            nonce,
+            channel: channel.to_string(),
+        }
     }
 
     /// Waits until `event` has arrived (or `timeout` after `started`) and returns its latency.

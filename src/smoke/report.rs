@@ -217,6 +217,33 @@ pub fn render_text(report: &Report) -> String {
     text
 }
 
+/// A Markdown table and the verdict, for pull-request comments and GitHub step summaries.
+pub fn render_markdown(report: &Report) -> String {
+    let mut md = format!(
+        "### evctl smoke: {}\n\n| namespace | path | auth mode | result | latency |\n|---|---|---|---|---|\n",
+        if report.passed() { "passed" } else { "FAILED" }
+    );
+    for check in &report.checks {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            markdown_cell(&check.namespace),
+            check.path.label(),
+            check.auth_mode.map_or("-", AuthType::as_str),
+            markdown_cell(&result_text(check)),
+            check.latency_ms.map_or_else(|| "-".to_string(), format_ms),
+        );
+    }
+    md.push('\n');
+    md.push_str(&report.verdict_line());
+    md.push('\n');
+    md
+}
+
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
 /// JUnit XML: one `<testsuite>` per run, one `<testcase>` per check.
 pub fn render_junit(report: &Report) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -314,7 +341,7 @@ mod tests {
             result,
             reason: reason.map(str::to_string),
             error_type: None,
-            latency_ms: Some(3.25),
+            latency_ms: Some(3.0),
             modes: None,
         }
     }
@@ -361,12 +388,25 @@ mod tests {
             text.contains("skipped: no token: set EVCTL_OIDC_TOKEN"),
             "{text}"
         );
-        assert!(text.contains("3.2ms") || text.contains("3.3ms"), "{text}");
+        assert!(text.contains("3.0ms"), "{text}");
         assert!(
             text.trim_end().ends_with(
                 "Smoke test passed: 1 passed, 0 failed, 1 skipped in 420ms against demo (abc)."
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn markdown_is_one_row_per_check() {
+        let md = render_markdown(&report(vec![
+            check(CheckPath::Http, Outcome::Pass, None),
+            check(CheckPath::Ws, Outcome::Fail, Some("a | b")),
+        ]));
+        assert!(md.starts_with("### evctl smoke: FAILED"), "{md}");
+        assert!(
+            md.contains("| default | WS | API_KEY | FAIL: a \\| b | 3.0ms |"),
+            "{md}"
         );
     }
 
