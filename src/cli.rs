@@ -385,6 +385,21 @@ pub struct EmulatorArgs {
     /// stdin, answers the response as JSON on stdout.
     #[arg(long, value_name = "COMMAND")]
     pub lambda_authorizer: Option<String>,
+
+    /// Fraction of published events (0.0 to 1.0) that are acknowledged but never delivered, to
+    /// prove that a smoke test notices; deterministic (of every N events, N x RATE are dropped).
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub drop_events: f64,
+
+    /// Messages a real-time connection may have waiting before it counts as too slow and is
+    /// closed (WebSocket close 1008).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub queue_capacity: usize,
+
+    /// Serialise every delivery separately for each subscriber (the baseline of
+    /// `evctl bench fanout`).
+    #[arg(long, hide = true)]
+    pub naive_fanout: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
