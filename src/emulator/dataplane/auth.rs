@@ -581,23 +581,22 @@ mod tests {
     async fn iam_signatures_are_verified_against_the_configured_credentials() {
         let dp = dp(Settings::default());
         let api = api_with(vec![provider(AuthType::AwsIam)]);
-        let good = signing::Credentials::new("test", "test", None);
-        let signed = signing::sign_event_request(&good, "us-east-1", "h", "{}", SystemTime::now())
-            .expect("signs");
-        let headers: Vec<(&str, &str)> = signed
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let ok = check(&dp, &api, &[AuthType::AwsIam], &headers).await;
+        let signed_with = |secret: &str| {
+            let creds = signing::Credentials::new("test", secret, None);
+            signing::sign_event_request(&creds, "us-east-1", "h", "{}", SystemTime::now())
+                .expect("signs")
+        };
+        let (good, bad) = (signed_with("test"), signed_with("wrong"));
+        let pairs = |m: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let (good, bad) = (pairs(&good), pairs(&bad));
+        let refs = |v: &[(String, String)]| -> Vec<(&str, &str)> {
+            v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        };
+        let ok = check(&dp, &api, &[AuthType::AwsIam], &refs(&good)).await;
         assert_eq!(ok.map(|i| i.mode), Ok(AuthType::AwsIam));
-        let bad = signing::Credentials::new("test", "wrong", None);
-        let signed = signing::sign_event_request(&bad, "us-east-1", "h", "{}", SystemTime::now())
-            .expect("signs");
-        let headers: Vec<(&str, &str)> = signed
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let err = check(&dp, &api, &[AuthType::AwsIam], &headers)
+        let err = check(&dp, &api, &[AuthType::AwsIam], &refs(&bad))
             .await
             .expect_err("bad signature");
         assert!(err.message.contains("signature we calculated"), "{err}");
