@@ -577,6 +577,10 @@ mod tests {
         }
     }
 
+    fn refs(map: &std::collections::BTreeMap<String, String>) -> Vec<(&str, &str)> {
+        map.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
     #[tokio::test]
     async fn iam_signatures_are_verified_against_the_configured_credentials() {
         let dp = dp(Settings::default());
@@ -587,13 +591,6 @@ mod tests {
                 .expect("signs")
         };
         let (good, bad) = (signed_with("test"), signed_with("wrong"));
-        let pairs = |m: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
-            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-        };
-        let (good, bad) = (pairs(&good), pairs(&bad));
-        let refs = |v: &[(String, String)]| -> Vec<(&str, &str)> {
-            v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-        };
         let ok = check(&dp, &api, &[AuthType::AwsIam], &refs(&good)).await;
         assert_eq!(ok.map(|i| i.mode), Ok(AuthType::AwsIam));
         let err = check(&dp, &api, &[AuthType::AwsIam], &refs(&bad))
