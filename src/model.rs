@@ -246,7 +246,9 @@ pub struct NamespaceConfig {
 #[serde(rename_all = "camelCase")]
 pub enum KeyExpiry {
     /// Keep at least this many seconds of validity: renew (extend) the key when less remains.
-    /// A new or renewed key gets this validity from now.
+    /// A new or renewed key gets twice this validity from now (at most what AppSync allows), so
+    /// that a key is renewed about once per period and never on every run (see
+    /// `engine::diff`).
     Validity { seconds: i64 },
     /// Expire at this instant (epoch seconds, before AppSync's rounding down to the hour).
     At { epoch_seconds: i64 },
@@ -313,13 +315,22 @@ pub struct ObservedKey {
     pub deletes: i64,
 }
 
+/// A channel namespace as the control plane reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedNamespace {
+    /// `channelNamespaceArn`, the target of tag operations.
+    pub arn: String,
+    pub config: NamespaceConfig,
+}
+
 /// What exists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedState {
     pub api: Option<ObservedApi>,
     /// By namespace name.
-    pub namespaces: BTreeMap<String, NamespaceConfig>,
+    pub namespaces: BTreeMap<String, ObservedNamespace>,
     /// Every key of the API, named or not.
     pub keys: Vec<ObservedKey>,
 }
@@ -369,6 +380,14 @@ impl Secret {
     /// The secret value itself.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// A stable, non-reversible handle (16 hex digits of a SHA-256) that names the secret in
+    /// plans and saved plan files without revealing it.
+    pub fn handle(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("evctl-key:{}", self.0).as_bytes());
+        hex::encode(&digest[..8])
     }
 
     /// A short, non-secret fingerprint for display (`da2-…wxyz` shows 4 of 26 characters).
@@ -444,6 +463,9 @@ mod tests {
                 .contains("abcdef")
         );
         assert_eq!(s.hint(), "…wxyz");
+        assert_eq!(s.handle().len(), 16);
+        assert!(!s.handle().contains("abcdef"));
+        assert_ne!(s.handle(), Secret::new("da2-other").handle());
     }
 
     #[test]
