@@ -9,7 +9,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::model::{ApiConfig, NamespaceConfig, ObservedApi, ObservedKey, ObservedNamespace, Secret, Tags};
+use crate::model::{
+    ApiConfig, NamespaceConfig, ObservedApi, ObservedKey, ObservedNamespace, Secret, Tags,
+};
 
 pub mod sdk;
 
@@ -229,12 +231,15 @@ impl RetryPolicy {
                 .ok()
                 .filter(|n| (1..=100).contains(n))
                 .ok_or_else(|| {
-                    anyhow::anyhow!("{ENV_MAX_ATTEMPTS}={v:?}: expected a whole number from 1 to 100")
+                    anyhow::anyhow!(
+                        "{ENV_MAX_ATTEMPTS}={v:?}: expected a whole number from 1 to 100"
+                    )
                 })?;
         }
         if let Some(v) = env(ENV_INITIAL_BACKOFF) {
-            policy.initial_backoff = humantime::parse_duration(v.trim())
-                .map_err(|e| anyhow::anyhow!("{ENV_INITIAL_BACKOFF}={v:?}: {e} (e.g. 200ms, 1s)"))?;
+            policy.initial_backoff = humantime::parse_duration(v.trim()).map_err(|e| {
+                anyhow::anyhow!("{ENV_INITIAL_BACKOFF}={v:?}: {e} (e.g. 200ms, 1s)")
+            })?;
             policy.max_backoff = policy.max_backoff.max(policy.initial_backoff);
         }
         Ok(policy)
@@ -267,7 +272,10 @@ mod tests {
         assert_eq!(p.max_attempts, 9);
         assert_eq!(p.initial_backoff, Duration::from_millis(5));
         assert!(p.backoff(3) <= Duration::from_millis(20));
-        assert_eq!(RetryPolicy::from_env(|_| None).expect("default"), RetryPolicy::default());
+        assert_eq!(
+            RetryPolicy::from_env(|_| None).expect("default"),
+            RetryPolicy::default()
+        );
         let bad = RetryPolicy::from_env(|k| (k == ENV_MAX_ATTEMPTS).then(|| "0".to_string()));
         assert!(bad.is_err());
     }

@@ -68,10 +68,9 @@ impl SdkControlPlane {
             loader = loader.endpoint_url(url);
         }
         let sdk_config = loader.load().await;
-        let region = sdk_config
-            .region()
-            .map(|r| r.to_string())
-            .context("no AWS region: pass --region or set AWS_REGION (or a region in the profile)")?;
+        let region = sdk_config.region().map(|r| r.to_string()).context(
+            "no AWS region: pass --region or set AWS_REGION (or a region in the profile)",
+        )?;
         let endpoint = aws
             .endpoint_url
             .clone()
@@ -145,7 +144,11 @@ impl ControlPlane for SdkControlPlane {
         Ok(observed)
     }
 
-    async fn create_api(&self, config: &ApiConfig, tags: &Tags) -> Result<ObservedApi, ControlError> {
+    async fn create_api(
+        &self,
+        config: &ApiConfig,
+        tags: &Tags,
+    ) -> Result<ObservedApi, ControlError> {
         const OP: &str = "CreateApi";
         let out = self
             .client
@@ -230,7 +233,11 @@ impl ControlPlane for SdkControlPlane {
         Ok(namespaces)
     }
 
-    async fn get_namespace(&self, api_id: &str, name: &str) -> Result<ObservedNamespace, ControlError> {
+    async fn get_namespace(
+        &self,
+        api_id: &str,
+        name: &str,
+    ) -> Result<ObservedNamespace, ControlError> {
         const OP: &str = "GetChannelNamespace";
         let out = self
             .client
@@ -444,7 +451,11 @@ where
                 DisplayErrorContext(&err)
             ),
         ),
-        _ => (ErrorKind::Other, None, DisplayErrorContext(&err).to_string()),
+        _ => (
+            ErrorKind::Other,
+            None,
+            DisplayErrorContext(&err).to_string(),
+        ),
     };
     ControlError {
         kind,
@@ -550,7 +561,10 @@ fn set_tags(api: &mut ObservedApi, tags: Tags) {
 // ---- SDK shapes -> model ----
 
 fn observed_api(op: &'static str, api: &sdk::Api) -> Result<ObservedApi, ControlError> {
-    let id = api.api_id().ok_or_else(|| missing(op, "apiId"))?.to_string();
+    let id = api
+        .api_id()
+        .ok_or_else(|| missing(op, "apiId"))?
+        .to_string();
     let dns = api.dns().and_then(|d| {
         Some(Dns {
             http: d.get("HTTP")?.clone(),
@@ -580,9 +594,8 @@ fn observed_api(op: &'static str, api: &sdk::Api) -> Result<ObservedApi, Control
             .log_config()
             .map(|l| {
                 Ok::<_, ControlError>(LogConfig {
-                    log_level: LogLevel::parse(l.log_level().as_str()).ok_or_else(|| {
-                        unknown(op, "log level", l.log_level().as_str())
-                    })?,
+                    log_level: LogLevel::parse(l.log_level().as_str())
+                        .ok_or_else(|| unknown(op, "log level", l.log_level().as_str()))?,
                     cloud_watch_logs_role_arn: l.cloud_watch_logs_role_arn().to_string(),
                 })
             })
@@ -636,12 +649,16 @@ fn auth_provider(op: &'static str, p: &sdk::AuthProvider) -> Result<AuthProvider
             iat_ttl_ms: Some(c.iat_ttl()).filter(|v| *v != 0),
             auth_ttl_ms: Some(c.auth_ttl()).filter(|v| *v != 0),
         }),
-        lambda_authorizer_config: p.lambda_authorizer_config().map(|c| LambdaAuthorizerConfig {
-            authorizer_uri: c.authorizer_uri().to_string(),
-            authorizer_result_ttl_in_seconds: Some(c.authorizer_result_ttl_in_seconds())
-                .filter(|v| *v != 0),
-            identity_validation_expression: c.identity_validation_expression().map(str::to_string),
-        }),
+        lambda_authorizer_config: p
+            .lambda_authorizer_config()
+            .map(|c| LambdaAuthorizerConfig {
+                authorizer_uri: c.authorizer_uri().to_string(),
+                authorizer_result_ttl_in_seconds: Some(c.authorizer_result_ttl_in_seconds())
+                    .filter(|v| *v != 0),
+                identity_validation_expression: c
+                    .identity_validation_expression()
+                    .map(str::to_string),
+            }),
     })
 }
 
@@ -653,7 +670,10 @@ fn observed_namespace(
     let handler_configs = match ns.handler_configs() {
         Some(h) => HandlerConfigs {
             on_publish: h.on_publish().map(|c| handler_config(op, c)).transpose()?,
-            on_subscribe: h.on_subscribe().map(|c| handler_config(op, c)).transpose()?,
+            on_subscribe: h
+                .on_subscribe()
+                .map(|c| handler_config(op, c))
+                .transpose()?,
         },
         None => HandlerConfigs::default(),
     };
@@ -710,7 +730,11 @@ fn observed_key(op: &'static str, key: &sdk::ApiKey) -> Result<ObservedKey, Cont
 // ---- model -> SDK shapes ----
 
 fn build_error(op: &'static str, e: impl std::fmt::Display) -> ControlError {
-    ControlError::new(ErrorKind::Other, op, format!("could not build the request: {e}"))
+    ControlError::new(
+        ErrorKind::Other,
+        op,
+        format!("could not build the request: {e}"),
+    )
 }
 
 fn sdk_modes(modes: &AuthModes) -> Vec<sdk::AuthMode> {
@@ -848,12 +872,18 @@ mod tests {
 
     #[test]
     fn errors_are_classified_by_code_then_status() {
-        assert_eq!(classify(Some("NotFoundException"), 404), ErrorKind::NotFound);
+        assert_eq!(
+            classify(Some("NotFoundException"), 404),
+            ErrorKind::NotFound
+        );
         assert_eq!(
             classify(Some("ConcurrentModificationException"), 409),
             ErrorKind::Conflict
         );
-        assert_eq!(classify(Some("LimitExceededException"), 429), ErrorKind::Throttled);
+        assert_eq!(
+            classify(Some("LimitExceededException"), 429),
+            ErrorKind::Throttled
+        );
         assert_eq!(classify(None, 503), ErrorKind::Service);
         assert_eq!(classify(Some("Weird"), 409), ErrorKind::Conflict);
         assert_eq!(classify(None, 403), ErrorKind::Unauthorized);

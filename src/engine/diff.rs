@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::observe::Observation;
 use super::plan::{
-    Action, ApiRef, Basis, Change, FieldChange, FORMAT_VERSION, KeyRef, Operation, Plan,
-    PlanKind, ResourceKind, Summary,
+    Action, ApiRef, Basis, Change, FORMAT_VERSION, FieldChange, KeyRef, Operation, Plan, PlanKind,
+    ResourceKind, Summary,
 };
 use crate::control::Target;
 use crate::model::{
@@ -78,12 +78,7 @@ pub fn diff(
         options.prune,
         &mut notes,
     ));
-    changes.extend(key_changes(
-        &desired.keys,
-        &state.keys,
-        options,
-        &mut notes,
-    ));
+    changes.extend(key_changes(&desired.keys, &state.keys, options, &mut notes));
     finish(
         PlanKind::Apply,
         &desired.api.name,
@@ -210,7 +205,10 @@ fn api_change(desired: &ApiConfig, observed: Option<&ObservedApi>, adopt: bool) 
     };
     let want = comparable_api(desired);
     let have = comparable_api(&api.config);
-    let mut fields = field_changes(&api_view(&without_tags(&have)), &api_view(&without_tags(&want)));
+    let mut fields = field_changes(
+        &api_view(&without_tags(&have)),
+        &api_view(&without_tags(&want)),
+    );
     let config_changed = !fields.is_empty();
 
     let (mut tag, untag) = tag_delta(&api.config.tags, &desired.tags);
@@ -267,7 +265,8 @@ fn comparable_api(config: &ApiConfig) -> ApiConfig {
             oidc.auth_ttl_ms = oidc.auth_ttl_ms.filter(|v| *v != 0);
         }
         if let Some(l) = &mut p.lambda_authorizer_config {
-            l.authorizer_result_ttl_in_seconds = l.authorizer_result_ttl_in_seconds.filter(|v| *v != 0);
+            l.authorizer_result_ttl_in_seconds =
+                l.authorizer_result_ttl_in_seconds.filter(|v| *v != 0);
             l.identity_validation_expression = l
                 .identity_validation_expression
                 .take()
@@ -304,7 +303,10 @@ fn api_view(c: &ApiConfig) -> Value {
             }
         }
     }
-    root.insert("connectionAuthModes".into(), modes_value(&c.connection_auth_modes));
+    root.insert(
+        "connectionAuthModes".into(),
+        modes_value(&c.connection_auth_modes),
+    );
     root.insert(
         "defaultPublishAuthModes".into(),
         modes_value(&c.default_publish_auth_modes),
@@ -314,7 +316,10 @@ fn api_view(c: &ApiConfig) -> Value {
         modes_value(&c.default_subscribe_auth_modes),
     );
     if let Some(l) = &c.log_config {
-        root.insert("logConfig".into(), serde_json::to_value(l).unwrap_or(Value::Null));
+        root.insert(
+            "logConfig".into(),
+            serde_json::to_value(l).unwrap_or(Value::Null),
+        );
     }
     if let Value::Object(tags) = tags_view(&c.tags) {
         root.extend(tags);
@@ -323,7 +328,12 @@ fn api_view(c: &ApiConfig) -> Value {
 }
 
 fn modes_value(modes: &AuthModes) -> Value {
-    Value::Array(modes.iter().map(|m| Value::String(m.as_str().into())).collect())
+    Value::Array(
+        modes
+            .iter()
+            .map(|m| Value::String(m.as_str().into()))
+            .collect(),
+    )
 }
 
 fn tag_path(key: &str) -> String {
@@ -479,7 +489,10 @@ fn namespace_changes(
                     }),
                 );
                 let config_changed = !fields.is_empty();
-                fields.extend(field_changes(&tags_view(&have.config.tags), &tags_view(&want.tags)));
+                fields.extend(field_changes(
+                    &tags_view(&have.config.tags),
+                    &tags_view(&want.tags),
+                ));
                 if fields.is_empty() {
                     continue;
                 }
@@ -544,9 +557,12 @@ fn comparable_namespace(
 ) -> NamespaceConfig {
     let mut c = ns.clone();
     c.code_handlers = normalise_code(ns.code_handlers.as_deref());
-    for h in [&mut c.handler_configs.on_publish, &mut c.handler_configs.on_subscribe]
-        .into_iter()
-        .flatten()
+    for h in [
+        &mut c.handler_configs.on_publish,
+        &mut c.handler_configs.on_subscribe,
+    ]
+    .into_iter()
+    .flatten()
     {
         if h.integration.invoke_type.is_none() {
             h.integration.invoke_type = Some(InvokeType::RequestResponse);
@@ -567,10 +583,16 @@ fn namespace_view(ns: &NamespaceConfig) -> Value {
     let mut root = serde_json::Map::new();
     root.insert("name".into(), Value::String(ns.name.clone()));
     if !ns.publish_auth_modes.is_empty() {
-        root.insert("publishAuthModes".into(), modes_value(&ns.publish_auth_modes));
+        root.insert(
+            "publishAuthModes".into(),
+            modes_value(&ns.publish_auth_modes),
+        );
     }
     if !ns.subscribe_auth_modes.is_empty() {
-        root.insert("subscribeAuthModes".into(), modes_value(&ns.subscribe_auth_modes));
+        root.insert(
+            "subscribeAuthModes".into(),
+            modes_value(&ns.subscribe_auth_modes),
+        );
     }
     if let Some(code) = &ns.code_handlers {
         root.insert("codeHandlers".into(), Value::String(code.clone()));
@@ -748,7 +770,10 @@ pub fn human(seconds: i64) -> String {
     }
 }
 
-fn key_fields(old: Option<(Option<&str>, i64)>, new: Option<(Option<&str>, i64)>) -> Vec<FieldChange> {
+fn key_fields(
+    old: Option<(Option<&str>, i64)>,
+    new: Option<(Option<&str>, i64)>,
+) -> Vec<FieldChange> {
     let view = |k: Option<(Option<&str>, i64)>| match k {
         None => Value::Null,
         Some((description, expires)) => {
@@ -767,7 +792,10 @@ fn key_fields(old: Option<(Option<&str>, i64)>, new: Option<(Option<&str>, i64)>
 pub fn rfc3339(epoch_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| epoch_seconds.to_string())
 }
 

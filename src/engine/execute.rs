@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use super::Interrupt;
 use super::observe::{Unowned, find_api};
 use super::plan::{Action, Change, KeyRef, Operation, Plan, Summary};
 use super::retry::{retry_conflicts, retry_while};
-use super::Interrupt;
 use crate::control::{ControlError, ControlPlane, ErrorKind, RetryPolicy};
 use crate::model::{
-    ApiConfig, NamespaceConfig, OWNER_TAG_KEY, OWNER_TAG_VALUE, ObservedApi, ObservedState,
-    Secret, Tags,
+    ApiConfig, NamespaceConfig, OWNER_TAG_KEY, OWNER_TAG_VALUE, ObservedApi, ObservedState, Secret,
+    Tags,
 };
 
 /// How to execute.
@@ -195,7 +195,12 @@ pub async fn execute<C: ControlPlane>(
             .changes
             .iter()
             .enumerate()
-            .flat_map(|(i, c)| steps_of(c).into_iter().filter(|(p, _)| *p == phase).map(move |(_, s)| (i, s)))
+            .flat_map(|(i, c)| {
+                steps_of(c)
+                    .into_iter()
+                    .filter(|(p, _)| *p == phase)
+                    .map(move |(_, s)| (i, s))
+            })
             .collect();
         if work.is_empty() {
             continue;
@@ -250,7 +255,11 @@ pub async fn execute<C: ControlPlane>(
             address: c.address.clone(),
             action: c.action,
             status: if matches!(c.operation, Operation::DeletedWithApi) {
-                if deleted_api { Status::Done } else { Status::NotStarted }
+                if deleted_api {
+                    Status::Done
+                } else {
+                    Status::NotStarted
+                }
             } else {
                 s.iter()
                     .find(|s| **s != Status::Done)
@@ -279,7 +288,10 @@ fn steps_of(change: &Change) -> Vec<(Phase, Step)> {
             vec![(Phase::Children, Step::Update)]
         }
         Operation::ReplaceNamespace { .. } => {
-            vec![(Phase::Children, Step::Create), (Phase::Prune, Step::Delete)]
+            vec![
+                (Phase::Children, Step::Create),
+                (Phase::Prune, Step::Delete),
+            ]
         }
         Operation::DeleteNamespace { .. } | Operation::DeleteKey { .. } => {
             vec![(Phase::Prune, Step::Delete)]
@@ -334,7 +346,11 @@ async fn perform<C: ControlPlane>(
     let retry = &ctx.options.retry;
     let need_id = || {
         api_id.ok_or_else(|| {
-            ControlError::new(ErrorKind::Other, "apply", "the API does not exist (its creation did not finish)")
+            ControlError::new(
+                ErrorKind::Other,
+                "apply",
+                "the API does not exist (its creation did not finish)",
+            )
         })
     };
     match (&change.operation, step) {
@@ -365,7 +381,8 @@ async fn perform<C: ControlPlane>(
         | (Operation::ReplaceNamespace { config, .. }, Step::Create) => {
             create_namespace(ctx, &change.address, need_id()?, config).await
         }
-        (Operation::ReplaceNamespace { old_name, .. }, _) | (Operation::DeleteNamespace { name: old_name }, _) => {
+        (Operation::ReplaceNamespace { old_name, .. }, _)
+        | (Operation::DeleteNamespace { name: old_name }, _) => {
             let id = need_id()?;
             ignore_not_found(retry_conflicts(retry, || cp.delete_namespace(id, old_name)).await)?;
             Ok((None, None))
@@ -393,7 +410,17 @@ async fn perform<C: ControlPlane>(
                 expires,
             },
             _,
-        ) => create_key(ctx, &change.address, need_id()?, name, description, *expires).await,
+        ) => {
+            create_key(
+                ctx,
+                &change.address,
+                need_id()?,
+                name,
+                description,
+                *expires,
+            )
+            .await
+        }
         (
             Operation::UpdateKey {
                 key,
@@ -502,7 +529,11 @@ where
     .await
 }
 
-async fn create_api<C: ControlPlane>(ctx: &Ctx<'_, C>, address: &str, config: &ApiConfig) -> StepResult {
+async fn create_api<C: ControlPlane>(
+    ctx: &Ctx<'_, C>,
+    address: &str,
+    config: &ApiConfig,
+) -> StepResult {
     let mut tags = config.tags.clone();
     tags.insert(OWNER_TAG_KEY.into(), OWNER_TAG_VALUE.into());
     let retry = ctx.options.retry;
@@ -514,7 +545,11 @@ async fn create_api<C: ControlPlane>(ctx: &Ctx<'_, C>, address: &str, config: &A
             let lookup = find_api(ctx.cp, ctx.api_name, &retry).await?;
             match lookup.select(Unowned::Ignore) {
                 Ok((found, _)) => Ok(found.map(|l| l.api)),
-                Err(e) => Err(ControlError::new(ErrorKind::Other, "CreateApi", e.to_string())),
+                Err(e) => Err(ControlError::new(
+                    ErrorKind::Other,
+                    "CreateApi",
+                    e.to_string(),
+                )),
             }
         },
     )

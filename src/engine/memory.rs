@@ -105,7 +105,10 @@ impl Memory {
     }
 
     pub fn key_count(&self, api_id: &str) -> usize {
-        lock(&self.state).apis.get(api_id).map_or(0, |a| a.keys.len())
+        lock(&self.state)
+            .apis
+            .get(api_id)
+            .map_or(0, |a| a.keys.len())
     }
 
     pub fn namespace_names(&self, api_id: &str) -> Vec<String> {
@@ -129,7 +132,11 @@ impl Memory {
 
     fn answer<T>(op: &'static str, lost: bool, value: T) -> Result<T, ControlError> {
         if lost {
-            Err(ControlError::new(ErrorKind::NoResponse, op, "connection closed before the answer"))
+            Err(ControlError::new(
+                ErrorKind::NoResponse,
+                op,
+                "connection closed before the answer",
+            ))
         } else {
             Ok(value)
         }
@@ -170,7 +177,10 @@ impl ControlPlane for Memory {
             .apis
             .values()
             .filter_map(|a| a.observed.clone())
-            .map(|api| ListedApi { api, complete: true })
+            .map(|api| ListedApi {
+                api,
+                complete: true,
+            })
             .collect())
     }
 
@@ -183,7 +193,11 @@ impl ControlPlane for Memory {
             .ok_or_else(|| not_found("GetApi", "API"))
     }
 
-    async fn create_api(&self, config: &ApiConfig, tags: &Tags) -> Result<ObservedApi, ControlError> {
+    async fn create_api(
+        &self,
+        config: &ApiConfig,
+        tags: &Tags,
+    ) -> Result<ObservedApi, ControlError> {
         let lost = self.enter("CreateApi")?;
         let mut s = lock(&self.state);
         let api = new_api(&mut s, config, tags);
@@ -229,7 +243,8 @@ impl ControlPlane for Memory {
         for a in s.apis.values_mut() {
             if let Some(api) = a.observed.as_mut().filter(|o| o.arn == arn) {
                 api.all_tags.extend(tags.clone());
-                api.owned = api.all_tags.get(OWNER_TAG_KEY).map(String::as_str) == Some(OWNER_TAG_VALUE);
+                api.owned =
+                    api.all_tags.get(OWNER_TAG_KEY).map(String::as_str) == Some(OWNER_TAG_VALUE);
                 api.config.tags = api.all_tags.clone();
                 api.config.tags.remove(OWNER_TAG_KEY);
             }
@@ -278,7 +293,11 @@ impl ControlPlane for Memory {
             .collect())
     }
 
-    async fn get_namespace(&self, api_id: &str, name: &str) -> Result<ObservedNamespace, ControlError> {
+    async fn get_namespace(
+        &self,
+        api_id: &str,
+        name: &str,
+    ) -> Result<ObservedNamespace, ControlError> {
         self.enter("GetChannelNamespace")?;
         lock(&self.state)
             .apis
@@ -306,7 +325,10 @@ impl ControlPlane for Memory {
             ));
         }
         let ns = ObservedNamespace {
-            arn: format!("arn:aws:appsync:us-east-1:123456789012:apis/{api_id}/channelNamespace/{}", config.name),
+            arn: format!(
+                "arn:aws:appsync:us-east-1:123456789012:apis/{api_id}/channelNamespace/{}",
+                config.name
+            ),
             config: config.clone(),
         };
         api.namespaces.insert(config.name.clone(), ns.clone());
@@ -352,7 +374,12 @@ impl ControlPlane for Memory {
             .ok_or_else(|| not_found("ListApiKeys", "API"))
     }
 
-    async fn create_key(&self, api_id: &str, description: &str, expires: i64) -> Result<ObservedKey, ControlError> {
+    async fn create_key(
+        &self,
+        api_id: &str,
+        description: &str,
+        expires: i64,
+    ) -> Result<ObservedKey, ControlError> {
         let lost = self.enter("CreateApiKey")?;
         let mut s = lock(&self.state);
         s.next += 1;

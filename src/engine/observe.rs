@@ -92,7 +92,10 @@ pub async fn find_api<C: ControlPlane>(
 
 impl Lookup {
     /// The API the spec means, if any, by evctl's ownership rule; plus notes for the user.
-    pub fn select(self, unowned: Unowned) -> Result<(Option<ListedApi>, Vec<String>), IdentityError> {
+    pub fn select(
+        self,
+        unowned: Unowned,
+    ) -> Result<(Option<ListedApi>, Vec<String>), IdentityError> {
         let ids = |v: &[ListedApi]| v.iter().map(|l| l.api.id.clone()).collect::<Vec<_>>();
         let name = self.name.clone();
         let mut notes = Vec::new();

@@ -149,7 +149,9 @@ pub struct KeyRef {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
     /// Create the API with the ownership tag added to its tags.
-    CreateApi { config: ApiConfig },
+    CreateApi {
+        config: ApiConfig,
+    },
     /// Update the API (when `config` is set) and its tags.
     UpdateApi {
         id: String,
@@ -158,8 +160,12 @@ pub enum Operation {
         tag: Tags,
         untag: Vec<String>,
     },
-    DeleteApi { id: String },
-    CreateNamespace { config: NamespaceConfig },
+    DeleteApi {
+        id: String,
+    },
+    CreateNamespace {
+        config: NamespaceConfig,
+    },
     /// Update the namespace (when `config` is set) and its tags.
     UpdateNamespace {
         arn: String,
@@ -172,7 +178,9 @@ pub enum Operation {
         old_name: String,
         config: NamespaceConfig,
     },
-    DeleteNamespace { name: String },
+    DeleteNamespace {
+        name: String,
+    },
     /// `description` is the full AppSync description (carrying the key's evctl name).
     CreateKey {
         name: String,
@@ -184,7 +192,9 @@ pub enum Operation {
         description: Option<String>,
         expires: Option<i64>,
     },
-    DeleteKey { key: KeyRef },
+    DeleteKey {
+        key: KeyRef,
+    },
     /// Goes away with the API (destroy): nothing to call.
     DeletedWithApi,
 }

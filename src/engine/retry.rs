@@ -15,7 +15,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ControlError>>,
 {
-    retry_while(policy, None, |e| e.kind == ErrorKind::Conflict, attempt, |_, _| {}).await
+    retry_while(
+        policy,
+        None,
+        |e| e.kind == ErrorKind::Conflict,
+        attempt,
+        |_, _| {},
+    )
+    .await
 }
 
 /// Runs `attempt` again after a backoff while `retryable` says so and attempts remain;

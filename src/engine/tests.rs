@@ -69,7 +69,10 @@ fn spec(namespaces: &[NamespaceConfig], keys: &[KeyConfig]) -> DesiredState {
             default_subscribe_auth_modes: modes(&[AuthType::ApiKey]),
             log_config: None,
         },
-        namespaces: namespaces.iter().map(|n| (n.name.clone(), n.clone())).collect(),
+        namespaces: namespaces
+            .iter()
+            .map(|n| (n.name.clone(), n.clone()))
+            .collect(),
         keys: keys.iter().map(|k| (k.name.clone(), k.clone())).collect(),
     }
 }
@@ -83,16 +86,24 @@ fn options(now: i64) -> DiffOptions {
 }
 
 async fn look(mem: &Memory, desired: &DesiredState, unowned: Unowned) -> Observation {
-    let lookup = find_api(mem, &desired.api.name, &retry()).await.expect("list");
+    let lookup = find_api(mem, &desired.api.name, &retry())
+        .await
+        .expect("list");
     let (api, notes) = lookup.select(unowned).expect("identity");
     let code_for = desired.namespaces.keys().cloned().collect();
-    let mut obs = observe(mem, api, &code_for, 4, &retry()).await.expect("observe");
+    let mut obs = observe(mem, api, &code_for, 4, &retry())
+        .await
+        .expect("observe");
     obs.notes = notes;
     obs
 }
 
 async fn plan_with(mem: &Memory, desired: &DesiredState, opts: DiffOptions) -> (Plan, Observation) {
-    let unowned = if opts.adopt { Unowned::Adopt } else { Unowned::Refuse };
+    let unowned = if opts.adopt {
+        Unowned::Adopt
+    } else {
+        Unowned::Refuse
+    };
     let obs = look(mem, desired, unowned).await;
     (diff(desired, &obs, mem.target(), opts), obs)
 }
@@ -128,7 +139,10 @@ fn paths(change: &Change) -> Vec<&str> {
 #[tokio::test]
 async fn a_new_api_is_created_and_a_second_plan_is_empty() {
     let mem = Memory::new();
-    let desired = spec(&[namespace("default"), namespace("rooms")], &[key("ci", 30)]);
+    let desired = spec(
+        &[namespace("default"), namespace("rooms")],
+        &[key("ci", 30)],
+    );
     let (plan, report) = apply_with(&mem, &desired, options(NOW)).await;
     assert_eq!(
         actions(&plan),
@@ -139,7 +153,10 @@ async fn a_new_api_is_created_and_a_second_plan_is_empty() {
             ("key.ci".to_string(), Action::Create),
         ]
     );
-    assert_eq!((plan.summary.add, plan.summary.change, plan.summary.destroy), (4, 0, 0));
+    assert_eq!(
+        (plan.summary.add, plan.summary.change, plan.summary.destroy),
+        (4, 0, 0)
+    );
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(report.done(), plan.summary);
 
@@ -158,7 +175,12 @@ async fn equal_meanings_do_not_churn() {
 
     // CRLF line endings, extra trailing newlines, providers in another order, TTLs of zero.
     let mut same = desired.clone();
-    let crlf = ns.code_handlers.as_deref().unwrap_or_default().replace('\n', "\r\n") + "\r\n\r\n";
+    let crlf = ns
+        .code_handlers
+        .as_deref()
+        .unwrap_or_default()
+        .replace('\n', "\r\n")
+        + "\r\n\r\n";
     same.namespaces.get_mut("rooms").expect("ns").code_handlers = Some(crlf);
     same.api.auth_providers.reverse();
     same.api.owner_contact = Some("team".into());
@@ -187,14 +209,22 @@ async fn each_kind_of_field_change_is_shown_by_path() {
     assert_eq!(api.action, Action::Update);
     assert_eq!(
         paths(api),
-        ["defaultPublishAuthModes", "ownerContact", "tags[\"env\"]", "tags[\"team\"]"]
+        [
+            "defaultPublishAuthModes",
+            "ownerContact",
+            "tags[\"env\"]",
+            "tags[\"team\"]"
+        ]
     );
     let owner = &api.fields[1];
     assert_eq!(owner.old, Some("team".into()));
     assert_eq!(owner.new, Some("platform".into()));
     let ns = &plan.changes[1];
     assert_eq!(ns.address, "namespace.rooms");
-    assert_eq!(paths(ns), ["codeHandlers", "subscribeAuthModes", "tags[\"tier\"]"]);
+    assert_eq!(
+        paths(ns),
+        ["codeHandlers", "subscribeAuthModes", "tags[\"tier\"]"]
+    );
     // The code was read (GetChannelNamespace) because the listing leaves it out.
     assert!(obs.code_read.contains("rooms"));
 
@@ -229,7 +259,10 @@ async fn handler_code_is_read_only_for_namespaces_the_spec_has() {
 #[tokio::test]
 async fn removed_children_are_pruned_unless_told_not_to() {
     let mem = Memory::new();
-    let desired = spec(&[namespace("a"), namespace("b")], &[key("ci", 30), key("web", 30)]);
+    let desired = spec(
+        &[namespace("a"), namespace("b")],
+        &[key("ci", 30), key("web", 30)],
+    );
     let (_, report) = apply_with(&mem, &desired, options(NOW)).await;
     let id = report.api.as_ref().map(|a| a.id.clone()).expect("api id");
     mem.insert_key(&id, "made by hand", NOW + 10 * DAY);
@@ -264,8 +297,17 @@ async fn a_renamed_namespace_is_replaced_and_says_so() {
 
     let renamed = spec(&[namespace("rooms")], &[]);
     let (plan, report) = apply_with(&mem, &renamed, options(NOW)).await;
-    assert_eq!(actions(&plan), [("namespace.rooms".to_string(), Action::Replace)]);
-    assert!(plan.changes[0].reason.as_deref().unwrap_or("").contains("renamed from \"chat\""));
+    assert_eq!(
+        actions(&plan),
+        [("namespace.rooms".to_string(), Action::Replace)]
+    );
+    assert!(
+        plan.changes[0]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("renamed from \"chat\"")
+    );
     assert_eq!((plan.summary.add, plan.summary.destroy), (1, 1));
     assert!(report.succeeded());
     assert_eq!(mem.namespace_names(&id), ["rooms"]);
@@ -280,12 +322,19 @@ async fn keys_are_renewed_by_policy_and_only_then() {
     // A new key gets twice the policy; it is not renewed while 30 days or more remain.
     for later in [DAY, 10 * DAY, 29 * DAY] {
         let (plan, _) = plan_with(&mem, &desired, options(NOW + later)).await;
-        assert!(!plan.has_changes(), "renewed after {later}s: {:#?}", plan.changes);
+        assert!(
+            !plan.has_changes(),
+            "renewed after {later}s: {:#?}",
+            plan.changes
+        );
     }
     let (plan, report) = apply_with(&mem, &desired, options(NOW + 31 * DAY)).await;
     assert_eq!(actions(&plan), [("key.ci".to_string(), Action::Update)]);
     let reason = plan.changes[0].reason.clone().unwrap_or_default();
-    assert!(reason.starts_with("renewal: 28d of validity left"), "{reason}");
+    assert!(
+        reason.starts_with("renewal: 28d of validity left"),
+        "{reason}"
+    );
     assert!(report.succeeded());
     let (after, _) = plan_with(&mem, &desired, options(NOW + 31 * DAY + 60)).await;
     assert!(!after.has_changes());
@@ -297,7 +346,10 @@ fn renewal_never_churns_even_at_the_maximum_policy() {
         let policy = days * DAY;
         let validity = diff::renewal_validity(policy);
         // Right after a renewal (and AppSync's rounding down to the hour), no renewal is due.
-        assert!(validity - 3600 >= diff::renewal_threshold(policy), "{days}d");
+        assert!(
+            validity - 3600 >= diff::renewal_threshold(policy),
+            "{days}d"
+        );
         assert!(validity <= diff::MAX_KEY_VALIDITY);
     }
 }
@@ -346,7 +398,10 @@ async fn two_owned_apis_with_one_name_are_an_error_naming_both() {
 async fn a_lost_answer_never_makes_a_duplicate() {
     let mem = Memory::new();
     mem.script("CreateApi", [Fault::LostAnswer]);
-    mem.script("CreateApiKey", [Fault::LostAnswer, Fault::Fail(ErrorKind::Service)]);
+    mem.script(
+        "CreateApiKey",
+        [Fault::LostAnswer, Fault::Fail(ErrorKind::Service)],
+    );
     mem.script("CreateChannelNamespace", [Fault::LostAnswer]);
     let desired = spec(&[namespace("a")], &[key("ci", 30)]);
     let (_, report) = apply_with(&mem, &desired, options(NOW)).await;
@@ -454,7 +509,10 @@ async fn destroy_deletes_the_api_with_its_children() {
 #[tokio::test]
 async fn plans_are_deterministic_and_carry_no_key_values() {
     let mem = Memory::new();
-    let desired = spec(&[namespace("a"), namespace("b")], &[key("ci", 30), key("old", 30)]);
+    let desired = spec(
+        &[namespace("a"), namespace("b")],
+        &[key("ci", 30), key("old", 30)],
+    );
     let (_, report) = apply_with(&mem, &desired, options(NOW)).await;
     let id = report.api.as_ref().map(|a| a.id.clone()).expect("id");
     let secret = mem.insert_key(&id, "by hand", NOW + 5 * DAY);
@@ -493,7 +551,9 @@ fn namespace_auth_modes_filled_in_by_the_service_count_as_inherited() {
     };
     let plan = diff(&desired, &observed, Default::default(), options(NOW));
     assert!(
-        plan.changes.iter().all(|c| c.resource != ResourceKind::Namespace),
+        plan.changes
+            .iter()
+            .all(|c| c.resource != ResourceKind::Namespace),
         "{:#?}",
         plan.changes
     );

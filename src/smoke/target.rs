@@ -57,7 +57,7 @@ pub fn target(
 }
 
 fn namespace_config<'a>(observed: &'a ObservedState, name: &str) -> Option<&'a NamespaceConfig> {
-    observed.namespaces.get(name)
+    observed.namespaces.get(name).map(|ns| &ns.config)
 }
 
 /// A namespace's own modes, or the API's defaults when it sets none.
@@ -114,7 +114,7 @@ mod tests {
     use super::*;
     use crate::model::{
         ApiConfig, AuthType, Dns, HandlerConfigs, KeyConfig, KeyExpiry, ObservedApi, ObservedKey,
-        Secret,
+        ObservedNamespace, Secret,
     };
 
     fn modes(list: &[AuthType]) -> AuthModes {
@@ -181,7 +181,11 @@ mod tests {
             }),
             namespaces: BTreeMap::from([(
                 "chat".to_string(),
-                namespace("chat", &[AuthType::AwsLambda]),
+                ObservedNamespace {
+                    arn: "arn:aws:appsync:us-east-1:123456789012:apis/abc/channelNamespace/chat"
+                        .into(),
+                    config: namespace("chat", &[AuthType::AwsLambda]),
+                },
             )]),
             keys,
         }
