@@ -167,7 +167,7 @@ fn finish(
             arn: api.map(|a| a.arn.clone()).filter(|a| !a.is_empty()),
             account: api.and_then(|a| account_of(&a.arn)),
         },
-        summary: Summary::of(&changes),
+        summary: Summary::of(changes.iter().map(|c| c.action)),
         changes,
         notes,
         basis: Basis {

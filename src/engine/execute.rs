@@ -110,19 +110,12 @@ pub struct Report {
 impl Report {
     /// What was done, counted like the plan's summary.
     pub fn done(&self) -> Summary {
-        let mut s = Summary::default();
-        for o in self.outcomes.iter().filter(|o| o.status == Status::Done) {
-            match o.action {
-                Action::Create => s.add += 1,
-                Action::Update => s.change += 1,
-                Action::Delete => s.destroy += 1,
-                Action::Replace => {
-                    s.add += 1;
-                    s.destroy += 1;
-                }
-            }
-        }
-        s
+        Summary::of(
+            self.outcomes
+                .iter()
+                .filter(|o| o.status == Status::Done)
+                .map(|o| o.action),
+        )
     }
 
     pub fn failures(&self) -> impl Iterator<Item = (&str, &str)> {

@@ -206,10 +206,11 @@ impl Plan {
 }
 
 impl Summary {
-    pub fn of(changes: &[Change]) -> Summary {
+    /// Counts actions the way Terraform does: a replacement is one add and one destroy.
+    pub fn of(actions: impl IntoIterator<Item = Action>) -> Summary {
         let mut s = Summary::default();
-        for c in changes {
-            match c.action {
+        for action in actions {
+            match action {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
                 Action::Delete => s.destroy += 1,

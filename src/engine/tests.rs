@@ -108,20 +108,23 @@ async fn plan_with(mem: &Memory, desired: &DesiredState, opts: DiffOptions) -> (
     (diff(desired, &obs, mem.target(), opts), obs)
 }
 
+async fn run(
+    plan: &Plan,
+    obs: &Observation,
+    mem: &Memory,
+    concurrency: usize,
+    interrupt: &Interrupt,
+) -> Report {
+    let options = ExecOptions {
+        concurrency,
+        retry: retry(),
+    };
+    execute(plan, &obs.state, mem, options, &Silent, interrupt).await
+}
+
 async fn apply_with(mem: &Memory, desired: &DesiredState, opts: DiffOptions) -> (Plan, Report) {
     let (plan, obs) = plan_with(mem, desired, opts).await;
-    let report = execute(
-        &plan,
-        &obs.state,
-        mem,
-        ExecOptions {
-            concurrency: 4,
-            retry: retry(),
-        },
-        &Silent,
-        &Interrupt::new(),
-    )
-    .await;
+    let report = run(&plan, &obs, mem, 4, &Interrupt::new()).await;
     (plan, report)
 }
 
@@ -228,18 +231,7 @@ async fn each_kind_of_field_change_is_shown_by_path() {
     // The code was read (GetChannelNamespace) because the listing leaves it out.
     assert!(obs.code_read.contains("rooms"));
 
-    let report = execute(
-        &plan,
-        &obs.state,
-        &mem,
-        ExecOptions {
-            concurrency: 2,
-            retry: retry(),
-        },
-        &Silent,
-        &Interrupt::new(),
-    )
-    .await;
+    let report = run(&plan, &obs, &mem, 2, &Interrupt::new()).await;
     assert!(report.succeeded(), "{report:?}");
     let (after, _) = plan_with(&mem, &changed, options(NOW)).await;
     assert!(!after.has_changes(), "{:#?}", after.changes);
@@ -455,18 +447,7 @@ async fn an_interrupt_starts_nothing_new() {
     let (plan, obs) = plan_with(&mem, &desired, options(NOW)).await;
     let interrupt = Interrupt::new();
     interrupt.trigger();
-    let report = execute(
-        &plan,
-        &obs.state,
-        &mem,
-        ExecOptions {
-            concurrency: 4,
-            retry: retry(),
-        },
-        &Silent,
-        &interrupt,
-    )
-    .await;
+    let report = run(&plan, &obs, &mem, 4, &interrupt).await;
     assert!(report.interrupted);
     assert_eq!(report.not_started(), 3);
     assert_eq!(mem.calls("CreateApi"), 0);
@@ -487,18 +468,7 @@ async fn destroy_deletes_the_api_with_its_children() {
             ("key.ci".to_string(), Action::Delete),
         ]
     );
-    let report = execute(
-        &plan,
-        &obs.state,
-        &mem,
-        ExecOptions {
-            concurrency: 4,
-            retry: retry(),
-        },
-        &Silent,
-        &Interrupt::new(),
-    )
-    .await;
+    let report = run(&plan, &obs, &mem, 4, &Interrupt::new()).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(mem.calls("DeleteChannelNamespace"), 0);
     assert_eq!(mem.api_count("chat"), 0);
