@@ -21,7 +21,19 @@ pub const OWNER_TAG_VALUE: &str = "evctl";
 pub type Tags = BTreeMap<String, String>;
 
 /// AppSync `AuthenticationType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AuthType {
     ApiKey,
@@ -67,7 +79,9 @@ impl fmt::Display for AuthType {
 pub type AuthModes = BTreeSet<AuthType>;
 
 /// AppSync `EventLogLevel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LogLevel {
     None,
@@ -185,7 +199,7 @@ impl ApiConfig {
 }
 
 /// AppSync `HandlerBehavior`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum HandlerBehavior {
     Code,
@@ -193,7 +207,7 @@ pub enum HandlerBehavior {
 }
 
 /// AppSync `InvokeType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InvokeType {
     RequestResponse,

@@ -1,9 +1,84 @@
-//! `evctl init`.
+//! `evctl init`: write a starter spec from an embedded template, with its handler files and
+//! the JSON Schema its `# yaml-language-server: $schema=` header points to.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
 
 use crate::cli::InitArgs;
 use crate::exit::ExitStatus;
 use crate::output::Printer;
+use crate::spec::templates::{self, SCHEMA_FILE, TEMPLATES};
 
-pub async fn run(_args: InitArgs, _printer: &Printer) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`evctl init` is not implemented yet")
+pub async fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if args.list {
+        let width = TEMPLATES.iter().map(|t| t.name.len()).max().unwrap_or(0);
+        let lines: Vec<String> = TEMPLATES
+            .iter()
+            .map(|t| format!("{:width$}  {}", t.name, t.summary))
+            .collect();
+        printer.result(&lines.join("\n"));
+        return Ok(ExitStatus::Success);
+    }
+    let Some(template) = templates::find(&args.template) else {
+        let names: Vec<&str> = TEMPLATES.iter().map(|t| t.name).collect();
+        bail!(
+            "there is no template `{}` (available: {}; see `evctl init --list`)",
+            args.template,
+            names.join(", ")
+        );
+    };
+    let spec_path = if args.path.is_dir() {
+        args.path.join("api.yaml")
+    } else {
+        args.path.clone()
+    };
+    let dir = match spec_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut files: Vec<(PathBuf, &str)> = vec![(spec_path.clone(), template.spec)];
+    for (rel, contents) in template.files {
+        files.push((dir.join(rel), contents));
+    }
+    // Check everything before writing anything, so a refusal leaves no half-written set.
+    if !args.force {
+        let existing: Vec<String> = files
+            .iter()
+            .filter(|(p, _)| p.exists())
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        if !existing.is_empty() {
+            bail!(
+                "{} already exist{}; pass --force to overwrite",
+                existing.join(", "),
+                if existing.len() == 1 { "s" } else { "" }
+            );
+        }
+    }
+    let schema = serde_json::to_string_pretty(&crate::spec::schema())? + "\n";
+    // The schema is generated, never edited: keep it current whatever is there.
+    let schema_path = dir.join(SCHEMA_FILE);
+    for (path, contents) in files
+        .iter()
+        .map(|(p, c)| (p.as_path(), *c))
+        .chain([(schema_path.as_path(), schema.as_str())])
+    {
+        write(path, contents)?;
+        printer.result(&path.display().to_string());
+    }
+    let shown = spec_path.display();
+    printer.status(&format!(
+        "wrote the `{}` template; next: `evctl validate {shown}`, then `evctl dev {shown} --once`",
+        template.name
+    ));
+    Ok(ExitStatus::Success)
+}
+
+fn write(path: &Path, contents: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
 }

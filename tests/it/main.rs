@@ -3,4 +3,5 @@
 //! `support`.
 
 mod cli;
+mod spec;
 mod support;
