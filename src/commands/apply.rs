@@ -1,9 +1,257 @@
-//! `evctl apply`.
+//! `evctl apply`: compute the plan (or read a saved one and check that the live state has not
+//! moved), show it, ask for confirmation on a terminal, execute it with progress on stderr, and
+//! report on stdout. Ctrl-C stops starting new steps, waits for those in flight and exits 130.
+//!
+//! Also home of what apply and destroy share: confirmation, interrupt handling, execution and
+//! its report.
 
-use crate::cli::ApplyArgs;
+use std::io::IsTerminal as _;
+
+use serde::Serialize;
+
+use super::plan::{connect, load_spec, now, read_saved_plan, step_summary};
+use crate::cli::{ApplyArgs, OutputFormat};
+use crate::control::ControlPlane;
+use crate::engine::{
+    DiffOptions, ExecOptions, Interrupt, Plan, Prepared, ReadOptions, Report, execute, plan_apply,
+    recheck,
+};
 use crate::exit::ExitStatus;
-use crate::output::Printer;
+use crate::output::progress::Lines;
+use crate::output::{Printer, Style, plan as render};
 
-pub async fn run(_args: ApplyArgs, _printer: &Printer) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`evctl apply` is not implemented yet")
+pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let saved = read_saved_plan(&args.spec.spec)?;
+    if saved.is_some() && !args.spec.vars.is_empty() {
+        anyhow::bail!("--var has no effect on a saved plan: its values were fixed when it was made");
+    }
+    // A saved plan was reviewed when it was made (as with Terraform); anything else needs a yes.
+    let ask = saved.is_none() && !args.auto_approve;
+    require_a_way_to_confirm(ask)?;
+    let interrupt = interrupt_on_signals();
+    let (cp, retry) = connect(&args.aws).await?;
+    let read = ReadOptions {
+        concurrency: usize::from(args.concurrency),
+        retry,
+    };
+
+    let prepared = match saved {
+        Some(plan) => {
+            let Some(observation) = until_interrupted(&interrupt, recheck(&cp, &plan, read)).await
+            else {
+                return Ok(interrupted_before_start(printer));
+            };
+            Prepared {
+                plan,
+                observation: observation?,
+            }
+        }
+        None => {
+            let loaded = load_spec(&args.spec, printer)?;
+            let options = DiffOptions {
+                now: now(),
+                prune: !args.engine.no_prune,
+                adopt: args.engine.adopt,
+            };
+            match until_interrupted(&interrupt, plan_apply(&cp, &loaded.desired, options, read))
+                .await
+            {
+                Some(prepared) => prepared?,
+                None => return Ok(interrupted_before_start(printer)),
+            }
+        }
+    };
+    let exec = ExecOptions {
+        concurrency: usize::from(args.concurrency),
+        retry,
+    };
+    carry_out(&cp, prepared, exec, ask, &interrupt, args.engine.github, printer).await
+}
+
+/// Refuses at once (before any call) when confirmation is needed but cannot be asked.
+pub(crate) fn require_a_way_to_confirm(ask: bool) -> anyhow::Result<()> {
+    if ask && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "stdin is not a terminal, so evctl cannot ask for confirmation; pass --auto-approve \
+             to go ahead without asking (review the changes first with `evctl plan`)"
+        );
+    }
+    Ok(())
+}
+
+/// An [`Interrupt`] triggered by Ctrl-C or SIGTERM.
+pub(crate) fn interrupt_on_signals() -> Interrupt {
+    let interrupt = Interrupt::new();
+    let trigger = interrupt.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        trigger.trigger();
+    });
+    interrupt
+}
+
+/// Runs `work` unless interrupted first (`None`): reading can stop at any point.
+pub(crate) async fn until_interrupted<T>(
+    interrupt: &Interrupt,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        out = work => Some(out),
+        _ = interrupt.triggered() => None,
+    }
+}
+
+pub(crate) fn interrupted_before_start(printer: &Printer) -> ExitStatus {
+    printer.status("Interrupted before any change was made.");
+    ExitStatus::Interrupted
+}
+
+/// The JSON result of apply and destroy.
+#[derive(Serialize)]
+struct Outcome<'a> {
+    format_version: &'static str,
+    /// `no_changes`, `applied`, `failed`, `interrupted` or `declined`.
+    status: &'static str,
+    plan: &'a Plan,
+    result: Option<&'a Report>,
+    done: crate::engine::Summary,
+}
+
+/// Shows the plan, asks (if `ask`), executes and reports.
+pub(crate) async fn carry_out<C: ControlPlane>(
+    cp: &C,
+    prepared: Prepared,
+    exec: ExecOptions,
+    ask: bool,
+    interrupt: &Interrupt,
+    github: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let Prepared { plan, observation } = prepared;
+    // The plan is for the human at the terminal: stderr, so stdout carries only the result.
+    printer.status(render::render(&plan, printer).trim_end());
+    let report_json = |status, report: Option<&Report>| -> anyhow::Result<()> {
+        if printer.format == OutputFormat::Json {
+            printer.json(&Outcome {
+                format_version: crate::engine::plan::FORMAT_VERSION,
+                status,
+                plan: &plan,
+                result: report,
+                done: report.map(Report::done).unwrap_or_default(),
+            })?;
+        }
+        Ok(())
+    };
+    if !plan.has_changes() {
+        report_json("no_changes", None)?;
+        if printer.format != OutputFormat::Json {
+            printer.result(match plan.kind {
+                crate::engine::PlanKind::Apply => "No changes.",
+                crate::engine::PlanKind::Destroy => "No changes. Nothing to destroy.",
+            });
+        }
+        return Ok(ExitStatus::Success);
+    }
+    if ask {
+        match until_interrupted(interrupt, confirm(&plan, printer)).await {
+            None => return Ok(interrupted_before_start(printer)),
+            Some(Ok(true)) => {}
+            Some(Ok(false)) => {
+                report_json("declined", None)?;
+                anyhow::bail!("not confirmed: nothing was changed");
+            }
+            Some(Err(e)) => return Err(e),
+        }
+    }
+    printer.status("");
+    let report = execute(
+        &plan,
+        &observation.state,
+        cp,
+        exec,
+        &Lines::new(printer),
+        interrupt,
+    )
+    .await;
+    let done = report.done();
+    let status = if report.interrupted {
+        "interrupted"
+    } else if report.succeeded() {
+        "applied"
+    } else {
+        "failed"
+    };
+    report_json(status, Some(&report))?;
+    if printer.format != OutputFormat::Json {
+        printer.result(&render::done_line(plan.kind, &done));
+    }
+    let markdown = format!(
+        "{}\n**{}**\n",
+        render::render_markdown(&plan),
+        render::done_line(plan.kind, &done)
+    );
+    step_summary(github, printer, &markdown)?;
+    if report.interrupted {
+        printer.status(&format!(
+            "{} Stopped after the steps in flight; {} change(s) not started. Run the same \
+             command again to finish.",
+            printer.paint("Interrupted.", Style::Yellow),
+            report.not_started()
+        ));
+        return Ok(ExitStatus::Interrupted);
+    }
+    let failures: Vec<String> = report
+        .failures()
+        .map(|(address, error)| format!("  {address}: {error}"))
+        .collect();
+    if !failures.is_empty() {
+        anyhow::bail!(
+            "{} change(s) failed ({} not started); what succeeded stays, and running the same \
+             command again continues from there:\n{}",
+            failures.len(),
+            report.not_started(),
+            failures.join("\n")
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Asks on the terminal; only `yes` confirms.
+async fn confirm(plan: &Plan, printer: &Printer) -> anyhow::Result<bool> {
+    let what = match plan.kind {
+        crate::engine::PlanKind::Apply => "perform these actions",
+        crate::engine::PlanKind::Destroy => "destroy this API and everything in it",
+    };
+    eprint!(
+        "\nDo you want to {what} on API {:?}?\n  Only 'yes' will be accepted to approve.\n\n  {} ",
+        plan.api.name,
+        printer.paint("Enter a value:", Style::Bold)
+    );
+    // A plain thread, not the runtime's blocking pool: an interrupted read must not keep the
+    // process from exiting.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = tx.send(std::io::stdin().read_line(&mut line).map(|_| line));
+    });
+    let line = rx.await??;
+    Ok(line.trim() == "yes")
 }

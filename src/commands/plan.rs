@@ -1,9 +1,124 @@
-//! `evctl plan`.
+//! `evctl plan`: load the spec, find and observe its API, compute the plan once, then render it
+//! (text, JSON or Markdown) and optionally save it for `evctl apply FILE`.
+//!
+//! Also home of what plan, apply, destroy and outputs share: loading the spec, connecting to
+//! the control plane, and GitHub step summaries.
 
-use crate::cli::PlanArgs;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::cli::{AwsArgs, OutputFormat, PlanArgs, SpecArgs};
+use crate::control::RetryPolicy;
+use crate::control::sdk::SdkControlPlane;
+use crate::engine::{DiffOptions, Plan, ReadOptions, plan_apply, plan_destroy};
 use crate::exit::ExitStatus;
-use crate::output::Printer;
+use crate::output::{Printer, plan as render};
+use crate::spec::{self, LoadedSpec, Vars};
 
-pub async fn run(_args: PlanArgs, _printer: &Printer) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`evctl plan` is not implemented yet")
+/// Reads in flight at once while observing (plan and destroy; apply uses --concurrency).
+pub(crate) const READ_CONCURRENCY: usize = 4;
+
+pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let loaded = load_spec(&args.spec, printer)?;
+    let (cp, retry) = connect(&args.aws).await?;
+    let read = ReadOptions {
+        concurrency: READ_CONCURRENCY,
+        retry,
+    };
+    let prepared = if args.destroy {
+        plan_destroy(&cp, &loaded.desired.api.name, now(), read).await?
+    } else {
+        let options = DiffOptions {
+            now: now(),
+            prune: !args.engine.no_prune,
+            adopt: args.engine.adopt,
+        };
+        plan_apply(&cp, &loaded.desired, options, read).await?
+    };
+    let plan = &prepared.plan;
+
+    match printer.format {
+        OutputFormat::Json => printer.json(plan)?,
+        OutputFormat::Markdown => printer.result(&render::render_markdown(plan)),
+        OutputFormat::Text | OutputFormat::Junit => printer.result(&render::render(plan, printer)),
+    }
+    if let Some(out) = &args.out {
+        save_plan(plan, out)?;
+        printer.status(&format!(
+            "Saved the plan to {}. Apply exactly this plan with: evctl apply {}",
+            out.display(),
+            out.display()
+        ));
+    }
+    step_summary(args.engine.github, printer, &render::render_markdown(plan))?;
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// Loads and validates the spec (all problems reported at once); warnings go to stderr.
+pub(crate) fn load_spec(args: &SpecArgs, printer: &Printer) -> anyhow::Result<LoadedSpec> {
+    let vars = Vars::from_args_and_env(&args.vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = spec::load(&args.spec, &vars)?;
+    for warning in &loaded.warnings {
+        printer.warn(warning.render().trim_end());
+    }
+    Ok(loaded)
+}
+
+/// The control plane from the flags and the standard AWS configuration, with evctl's retry
+/// policy (`EVCTL_MAX_ATTEMPTS`, `EVCTL_RETRY_INITIAL_BACKOFF`).
+pub(crate) async fn connect(aws: &AwsArgs) -> anyhow::Result<(SdkControlPlane, RetryPolicy)> {
+    let retry = RetryPolicy::from_env(|name| std::env::var(name).ok())?;
+    let cp = SdkControlPlane::connect(aws, retry).await?;
+    Ok((cp, retry))
+}
+
+/// Now, in epoch seconds.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn save_plan(plan: &Plan, path: &Path) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(plan)?;
+    std::fs::write(path, json + "\n")
+        .with_context(|| format!("could not save the plan to {}", path.display()))
+}
+
+/// Reads a plan saved with `plan --out`; `None` when the file is not one (it is a spec).
+pub(crate) fn read_saved_plan(path: &Path) -> anyhow::Result<Option<Plan>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(None);
+    };
+    if value.get("format_version").is_none() || value.get("basis").is_none() {
+        return Ok(None);
+    }
+    let plan = serde_json::from_value(value)
+        .with_context(|| format!("{} looks like a saved plan but cannot be read", path.display()))?;
+    Ok(Some(plan))
+}
+
+/// With `--github` (or `GITHUB_ACTIONS=true`), appends `markdown` to the job's step summary.
+pub(crate) fn step_summary(flag: bool, printer: &Printer, markdown: &str) -> anyhow::Result<()> {
+    let on = flag || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|_| on) else {
+        if flag {
+            printer.warn("--github: GITHUB_STEP_SUMMARY is not set, so there is no step summary to write");
+        }
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("could not open GITHUB_STEP_SUMMARY ({})", Path::new(&path).display()))?;
+    file.write_all(markdown.as_bytes())
+        .context("could not write the step summary")
 }

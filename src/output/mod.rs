@@ -6,6 +6,10 @@
 
 use std::io::{IsTerminal, Write};
 
+pub mod outputs;
+pub mod plan;
+pub mod progress;
+
 use crate::cli::{GlobalArgs, OutputFormat};
 
 /// Owns the two output streams and the user's presentation choices.
