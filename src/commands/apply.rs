@@ -23,7 +23,9 @@ use crate::output::{Printer, Style, plan as render};
 pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let saved = read_saved_plan(&args.spec.spec)?;
     if saved.is_some() && !args.spec.vars.is_empty() {
-        anyhow::bail!("--var has no effect on a saved plan: its values were fixed when it was made");
+        anyhow::bail!(
+            "--var has no effect on a saved plan: its values were fixed when it was made"
+        );
     }
     // A saved plan was reviewed when it was made (as with Terraform); anything else needs a yes.
     let ask = saved.is_none() && !args.auto_approve;
@@ -65,7 +67,16 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         concurrency: usize::from(args.concurrency),
         retry,
     };
-    carry_out(&cp, prepared, exec, ask, &interrupt, args.engine.github, printer).await
+    carry_out(
+        &cp,
+        prepared,
+        exec,
+        ask,
+        &interrupt,
+        args.engine.github,
+        printer,
+    )
+    .await
 }
 
 /// Refuses at once (before any call) when confirmation is needed but cannot be asked.

@@ -3,7 +3,8 @@
 //! does not own is never touched.
 
 use super::apply::{
-    carry_out, interrupt_on_signals, interrupted_before_start, require_a_way_to_confirm, until_interrupted,
+    carry_out, interrupt_on_signals, interrupted_before_start, require_a_way_to_confirm,
+    until_interrupted,
 };
 use super::plan::{READ_CONCURRENCY, connect, load_spec, now};
 use crate::cli::DestroyArgs;

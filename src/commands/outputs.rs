@@ -29,7 +29,9 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
         printer.status(&format!("Note: {note}"));
     }
     let Some(found) = found else {
-        anyhow::bail!("there is no evctl-owned API named {name:?} here; create it with `evctl apply`");
+        anyhow::bail!(
+            "there is no evctl-owned API named {name:?} here; create it with `evctl apply`"
+        );
     };
     let api = &found.api;
     let dns = api
@@ -79,7 +81,11 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
         keys: key_outputs,
     };
     let names = outputs.env_names();
-    if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+    if let Some(dup) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+    {
         anyhow::bail!(
             "two key names become the same variable name {}; rename one of them in the spec",
             dup.1

@@ -100,8 +100,12 @@ pub(crate) fn read_saved_plan(path: &Path) -> anyhow::Result<Option<Plan>> {
     if value.get("format_version").is_none() || value.get("basis").is_none() {
         return Ok(None);
     }
-    let plan = serde_json::from_value(value)
-        .with_context(|| format!("{} looks like a saved plan but cannot be read", path.display()))?;
+    let plan = serde_json::from_value(value).with_context(|| {
+        format!(
+            "{} looks like a saved plan but cannot be read",
+            path.display()
+        )
+    })?;
     Ok(Some(plan))
 }
 
@@ -110,7 +114,9 @@ pub(crate) fn step_summary(flag: bool, printer: &Printer, markdown: &str) -> any
     let on = flag || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|_| on) else {
         if flag {
-            printer.warn("--github: GITHUB_STEP_SUMMARY is not set, so there is no step summary to write");
+            printer.warn(
+                "--github: GITHUB_STEP_SUMMARY is not set, so there is no step summary to write",
+            );
         }
         return Ok(());
     };
@@ -118,7 +124,12 @@ pub(crate) fn step_summary(flag: bool, printer: &Printer, markdown: &str) -> any
         .create(true)
         .append(true)
         .open(&path)
-        .with_context(|| format!("could not open GITHUB_STEP_SUMMARY ({})", Path::new(&path).display()))?;
+        .with_context(|| {
+            format!(
+                "could not open GITHUB_STEP_SUMMARY ({})",
+                Path::new(&path).display()
+            )
+        })?;
     file.write_all(markdown.as_bytes())
         .context("could not write the step summary")
 }

@@ -17,7 +17,6 @@ use aws_sdk_appsync::config::Region;
 use aws_sdk_appsync::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_appsync::types as sdk;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
@@ -443,19 +442,20 @@ where
                 .unwrap_or_else(|| format!("HTTP {status}"));
             (classify(code.as_deref(), status), code, message)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
+        SdkError::DispatchFailure(_) => (
+            ErrorKind::NoResponse,
+            None,
+            format!("could not reach the service: {}", causes(&err)),
+        ),
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => (
             ErrorKind::NoResponse,
             None,
             format!(
                 "no answer from the service (the request may or may not have taken effect): {}",
-                DisplayErrorContext(&err)
+                causes(&err)
             ),
         ),
-        _ => (
-            ErrorKind::Other,
-            None,
-            DisplayErrorContext(&err).to_string(),
-        ),
+        _ => (ErrorKind::Other, None, causes(&err)),
     };
     ControlError {
         kind,
@@ -463,6 +463,20 @@ where
         code,
         message: redact(message, secrets),
     }
+}
+
+/// An error and its sources as one line, without repeats (the SDK's errors nest their causes).
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 fn classify(code: Option<&str>, status: u16) -> ErrorKind {

@@ -22,7 +22,9 @@ pub use diff::{DiffOptions, diff, diff_destroy};
 pub use execute::{Event, ExecOptions, Progress, Report, Silent, Status, Step, execute};
 pub use observe::{IdentityError, Lookup, Observation, Unowned, find_api, observe};
 pub use plan::{Action, Change, FieldChange, Operation, Plan, PlanKind, ResourceKind, Summary};
-pub use prepare::{Prepared, ReadOptions, StalePlan, find_and_observe, plan_apply, plan_destroy, recheck};
+pub use prepare::{
+    Prepared, ReadOptions, StalePlan, find_and_observe, plan_apply, plan_destroy, recheck,
+};
 
 /// A Ctrl-C (or SIGTERM) request: once triggered, no new step starts.
 #[derive(Debug, Clone)]

@@ -108,8 +108,7 @@ pub fn env_name(name: &str) -> String {
 /// Single-quotes a value unless it is made only of characters that need none.
 fn shell_quote(v: &str) -> String {
     let plain = !v.is_empty()
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:@+=,".contains(c));
     if plain {
         v.to_string()

@@ -53,7 +53,11 @@ pub fn render(plan: &Plan, p: &Printer) -> String {
 const LEGEND: [(Action, &str, &str); 4] = [
     (Action::Create, "+", "create"),
     (Action::Update, "~", "update in place"),
-    (Action::Replace, "+/-", "create a replacement, then destroy the old one"),
+    (
+        Action::Replace,
+        "+/-",
+        "create a replacement, then destroy the old one",
+    ),
     (Action::Delete, "-", "destroy"),
 ];
 
@@ -129,7 +133,10 @@ fn block(change: &Change, p: &Printer) -> String {
         .as_deref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
-    let mut out = p.paint(&format!("  # {} {what}{reason}", change.address), Style::Bold);
+    let mut out = p.paint(
+        &format!("  # {} {what}{reason}", change.address),
+        Style::Bold,
+    );
     out.push('\n');
     let sym = paint_symbol(p, change.action, &format!("{:>3}", symbol(change.action)));
     out.push_str(&format!(
@@ -177,24 +184,28 @@ fn field_line(f: &FieldChange, width: usize, p: &Printer) -> String {
     match (&f.old, &f.new) {
         (None, Some(new)) => format!("      {sym} {path} = {}\n", value(new)),
         (Some(old), None) => format!("      {sym} {path} = {} -> null\n", value(old)),
-        (Some(old), Some(new)) => format!(
-            "      {sym} {path} = {} -> {}\n",
-            value(old),
-            value(new)
-        ),
+        (Some(old), Some(new)) => {
+            format!("      {sym} {path} = {} -> {}\n", value(old), value(new))
+        }
         (None, None) => String::new(),
     }
 }
 
 /// Handler code: a heredoc when it appears or goes, a unified diff when it changes.
 fn multiline_field(f: &FieldChange, sym: &str, p: &Printer) -> String {
-    let text = |v: &Option<Value>| v.as_ref().and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let text = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let (old, new) = (text(&f.old), text(&f.new));
     let mut out = String::new();
     match (&f.old, &f.new) {
         (Some(_), Some(_)) => {
             out.push_str(&format!("      {sym} {} (unified diff):\n", f.path));
-            let diff = TextDiff::from_lines(&with_newline(&old), &with_newline(&new))
+            let (old, new) = (with_newline(&old), with_newline(&new));
+            let diff = TextDiff::from_lines(old.as_str(), new.as_str())
                 .unified_diff()
                 .context_radius(3)
                 .header("old", "new")
@@ -359,7 +370,10 @@ Note: namespace "x" is not in the spec; kept because of --no-prune
     #[test]
     fn no_changes_says_so() {
         let text = render(&plan(Vec::new()), &Printer::plain());
-        assert!(text.contains("\nNo changes. The API matches the spec.\n"), "{text}");
+        assert!(
+            text.contains("\nNo changes. The API matches the spec.\n"),
+            "{text}"
+        );
         assert!(!text.contains("Plan:"));
     }
 }

@@ -20,8 +20,16 @@ impl<'a> Lines<'a> {
 fn words(step: Step) -> (&'static str, &'static str, &'static str) {
     match step {
         Step::Create => ("Creating...", "Creation complete", "Creation failed"),
-        Step::Update => ("Modifying...", "Modifications complete", "Modification failed"),
-        Step::Delete => ("Destroying...", "Destruction complete", "Destruction failed"),
+        Step::Update => (
+            "Modifying...",
+            "Modifications complete",
+            "Modification failed",
+        ),
+        Step::Delete => (
+            "Destroying...",
+            "Destruction complete",
+            "Destruction failed",
+        ),
     }
 }
 
@@ -30,7 +38,11 @@ impl Progress for Lines<'_> {
         let p = self.printer;
         match event {
             Event::Started { address, step } => {
-                p.status(&format!("{}: {}", p.paint(address, Style::Bold), words(step).0));
+                p.status(&format!(
+                    "{}: {}",
+                    p.paint(address, Style::Bold),
+                    words(step).0
+                ));
             }
             Event::Finished {
                 address,
