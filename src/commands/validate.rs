@@ -89,7 +89,9 @@ pub async fn run(args: ValidateArgs, printer: &Printer) -> anyhow::Result<ExitSt
     }
     let valid = specs.iter().all(|s| s.valid);
 
-    if github {
+    // Workflow commands go to stdout; with --output json the JSON document carries the same
+    // data and stdout must stay one JSON value.
+    if github && printer.format != OutputFormat::Json {
         for d in specs.iter().flat_map(|s| &s.diagnostics) {
             printer.result(&d.render_github());
         }

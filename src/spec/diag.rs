@@ -146,6 +146,7 @@ impl Diagnostic {
         let pad = " ".repeat(gutter);
         out.push_str(&format!("{pad}--> {}{path}\n", self.location()));
         if let (Some(line), Some(column), Some(src)) = (self.line, self.column, &self.source_line) {
+            let (src, column) = window(src, column);
             // Keep tabs as tabs so the caret lines up under them.
             let lead: String = src
                 .chars()
@@ -186,6 +187,30 @@ impl Diagnostic {
         }
         format!("::{kind} {props}::{}", escape_data(&message))
     }
+}
+
+/// At most ~120 characters of a source line around `column` (long lines are cut with `…`),
+/// and the column within what is shown.
+fn window(src: &str, column: usize) -> (String, usize) {
+    const SIDE: usize = 60;
+    let chars: Vec<char> = src.chars().collect();
+    if chars.len() <= 2 * SIDE {
+        return (src.to_string(), column);
+    }
+    let at = column.saturating_sub(1).min(chars.len());
+    let start = at.saturating_sub(SIDE);
+    let end = (at + SIDE).min(chars.len());
+    let mut shown = String::new();
+    let mut col = at - start + 1;
+    if start > 0 {
+        shown.push('…');
+        col += 1;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, col)
 }
 
 fn escape_data(s: &str) -> String {
@@ -256,6 +281,16 @@ mod tests {
             sample().render(),
             "error[unknown-field]: unknown field `publishAuthMode`\n  --> api.yaml:14:5 (channelNamespaces[2].publishAuthMode)\n   |\n14 |     publishAuthMode: [API_KEY]\n   |     ^\n   = help: did you mean `publishAuthModes`?\n"
         );
+    }
+
+    #[test]
+    fn long_source_lines_are_cut_around_the_column() {
+        let line = format!("{}X{}", "a".repeat(500), "b".repeat(500));
+        let (shown, col) = window(&line, 501);
+        assert_eq!(shown.chars().nth(col - 1), Some('X'));
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        assert!(shown.chars().count() <= 123);
+        assert_eq!(window("short", 3), ("short".to_string(), 3));
     }
 
     #[test]

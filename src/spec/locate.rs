@@ -179,6 +179,18 @@ impl Index {
     }
 }
 
+/// Where the second YAML document of `text` starts (a spec holds exactly one).
+pub(crate) fn second_document(text: &str) -> Option<Pos> {
+    Parser::new_from_str(text)
+        .map_while(Result::ok)
+        .filter(|(event, _)| matches!(event, Event::DocumentStart(_)))
+        .nth(1)
+        .map(|(_, span)| Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        })
+}
+
 /// The path without its last segment (`a.b[2]` -> `a.b`, `a["x.y"]` -> `a`); `None` for "".
 fn parent(path: &str) -> Option<&str> {
     if path.is_empty() {
@@ -251,6 +263,12 @@ channelNamespaces:
             at(9, 5)
         );
         assert_eq!(index.locate("smoke", false), at(1, 1));
+    }
+
+    #[test]
+    fn finds_the_second_document() {
+        assert_eq!(second_document("a: 1\n---\nb: 2\n"), at(2, 1));
+        assert_eq!(second_document("a: 1\n"), None);
     }
 
     #[test]

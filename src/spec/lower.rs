@@ -94,6 +94,32 @@ pub(crate) fn lower(spec: &Spec, dir: &Path, now: OffsetDateTime) -> Lowered {
     let namespaces = lower_namespaces(&spec.channel_namespaces, &configured, &mut cx);
     let keys = lower_keys(&spec.api_keys, &configured, &mut cx);
     let smoke = lower_smoke(spec.smoke.as_ref(), &namespaces, &mut cx);
+    if spec.channel_namespaces.is_empty() {
+        cx.push(
+            Finding::warning(
+                "channelNamespaces",
+                Code::MissingField,
+                "the API has no channel namespaces, so clients cannot publish or subscribe",
+            )
+            .hint("add `channelNamespaces: [{name: default}]`"),
+        );
+    }
+    if let Some(i) = spec
+        .api
+        .auth_providers
+        .iter()
+        .position(|p| p.auth_type == AuthType::ApiKey)
+        && spec.api_keys.is_empty()
+    {
+        cx.push(
+            Finding::warning(
+                index("api.authProviders", i),
+                Code::MissingField,
+                "API_KEY is configured but the spec declares no apiKeys, so no client can use it",
+            )
+            .hint("add `apiKeys: [{name: default, expires: 30d}]`"),
+        );
+    }
     Lowered {
         desired: DesiredState {
             api,
@@ -186,7 +212,7 @@ fn lower_providers(providers: &[types::AuthProvider], cx: &mut Cx) -> Vec<model:
             Finding::error(
                 path,
                 Code::MissingField,
-                "at least one auth provider is required",
+                "`authProviders` is required and must list at least one provider",
             )
             .hint("add e.g. `authProviders: [{authType: API_KEY}]`"),
         );
@@ -402,7 +428,10 @@ fn auth_modes(
             Finding::error(
                 path,
                 Code::MissingField,
-                format!("{} must list at least one auth type", last(path)),
+                format!(
+                    "`{}` is required and must list at least one auth type",
+                    last(path)
+                ),
             )
             .hint("e.g. [API_KEY]; each must be the authType of one of api.authProviders"),
         );

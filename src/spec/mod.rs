@@ -139,6 +139,9 @@ pub fn load_str(
         file: path.to_path_buf(),
         diagnostics,
     };
+    if let Some(d) = flow_too_deep(path, text) {
+        return Err(fail(vec![d]));
+    }
     let mut value: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => return Err(fail(vec![syntax_error(path, text, &e)])),
@@ -268,15 +271,19 @@ fn version_problem(value: &Value) -> Option<de::Finding> {
 
 fn syntax_error(path: &Path, text: &str, e: &serde_yaml::Error) -> Diagnostic {
     let mut d = Diagnostic::file_level(path, Code::Syntax, strip_location(&e.to_string()));
-    if let Some(loc) = e.location() {
-        d.line = Some(loc.line());
-        d.column = Some(loc.column());
-        d.source_line = text
-            .lines()
-            .nth(loc.line().saturating_sub(1))
-            .map(str::to_string);
-    }
     let msg = d.message.clone();
+    let pos = match e.location() {
+        Some(loc) => Some((loc.line(), loc.column())),
+        None if msg.contains("more than one document") => {
+            locate::second_document(text).map(|p| (p.line, p.column))
+        }
+        None => None,
+    };
+    if let Some((line, column)) = pos {
+        d.line = Some(line);
+        d.column = Some(column);
+        d.source_line = text.lines().nth(line.saturating_sub(1)).map(str::to_string);
+    }
     if msg.contains("recursion limit") {
         d.hint = Some("the document nests too deeply to be a spec".into());
     } else if msg.contains("repetition limit") {
@@ -289,6 +296,42 @@ fn syntax_error(path: &Path, text: &str, e: &serde_yaml::Error) -> Diagnostic {
         d.hint = Some("is this a YAML spec? `evctl init` writes a starting point".into());
     }
     d
+}
+
+/// Deeper unclosed `[`/`{` than this is refused before YAML parsing (the parser's own depth
+/// limit applies later, but its time grows with the square of flow nesting).
+const MAX_FLOW_DEPTH: usize = 1000;
+
+/// A linear pre-scan for absurd flow nesting. It ignores quoting, so brackets inside strings
+/// (handler code) count too; balanced code never comes near the limit.
+fn flow_too_deep(path: &Path, text: &str) -> Option<Diagnostic> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    for c in text.chars() {
+        column += 1;
+        match c {
+            '\n' => {
+                line += 1;
+                column = 0;
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    let mut d = Diagnostic::file_level(
+                        path,
+                        Code::Syntax,
+                        format!("recursion limit exceeded: more than {MAX_FLOW_DEPTH} nested `[` or `{{`"),
+                    )
+                    .with_hint("the document nests too deeply to be a spec");
+                    d.line = Some(line);
+                    d.column = Some(column);
+                    return Some(d);
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// serde_yaml appends " at line L column C" to messages; the location is reported separately.

@@ -18,12 +18,29 @@ pub struct Template {
 pub const SCHEMA_FILE: &str = "evctl.schema.json";
 
 /// Every template, in `--list` order.
-pub const TEMPLATES: &[Template] = &[Template {
-    name: "minimal",
-    summary: "API-key auth, one `default` namespace, one key (what `evctl dev` runs in the README)",
-    spec: include_str!("../../templates/minimal.yaml"),
-    files: &[],
-}];
+pub const TEMPLATES: &[Template] = &[
+    Template {
+        name: "minimal",
+        summary: "API-key auth, one `default` namespace, one key (what `evctl dev` runs in the README)",
+        spec: include_str!("../../templates/minimal.yaml"),
+        files: &[],
+    },
+    Template {
+        name: "chat",
+        summary: "chat backend: API key + IAM, three namespaces with auth overrides, a code handler",
+        spec: include_str!("../../templates/chat.yaml"),
+        files: &[(
+            "handlers/chat.js",
+            include_str!("../../templates/handlers/chat.js"),
+        )],
+    },
+    Template {
+        name: "multi-auth",
+        summary: "every auth provider (API key, IAM, Cognito, OIDC, Lambda), one namespace each, CloudWatch logs",
+        spec: include_str!("../../templates/multi-auth.yaml"),
+        files: &[],
+    },
+];
 
 /// The template called `name`.
 pub fn find(name: &str) -> Option<&'static Template> {

@@ -385,3 +385,58 @@ impl JsonSchema for CodeHandlers {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+    use crate::spec::de::{Ctx, from_value};
+    use crate::spec::diag::Code;
+    use crate::spec::vars::Vars;
+
+    /// The deserializer reports a field as missing exactly when the schema calls it required
+    /// (required lists are reported by the validator instead, as "must list at least one").
+    fn required_fields_agree<T: DeserializeOwned + JsonSchema>() {
+        let schema = schemars::schema_for!(T).to_value();
+        let required: BTreeSet<String> = schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+            .filter(|f| schema["properties"][*f]["type"] != "array")
+            .map(str::to_string)
+            .collect();
+        let vars = Vars::none();
+        let cx = Ctx::new(&vars);
+        let empty = serde_yaml::Value::Mapping(serde_yaml::Mapping::new());
+        assert!(from_value::<T>(&empty, &cx).is_ok());
+        let missing: BTreeSet<String> = cx
+            .into_findings()
+            .into_iter()
+            .filter(|f| f.code == Code::MissingField)
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(required, missing, "{}", std::any::type_name::<T>());
+    }
+
+    #[test]
+    fn the_schema_and_the_deserializer_agree_on_required_fields() {
+        required_fields_agree::<Spec>();
+        required_fields_agree::<Api>();
+        required_fields_agree::<AuthProvider>();
+        required_fields_agree::<CognitoConfig>();
+        required_fields_agree::<OpenIdConnectConfig>();
+        required_fields_agree::<LambdaAuthorizerConfig>();
+        required_fields_agree::<LogConfig>();
+        required_fields_agree::<ChannelNamespace>();
+        required_fields_agree::<HandlerConfigs>();
+        required_fields_agree::<HandlerConfig>();
+        required_fields_agree::<Integration>();
+        required_fields_agree::<LambdaConfig>();
+        required_fields_agree::<ApiKey>();
+        required_fields_agree::<Smoke>();
+    }
+}

@@ -4,4 +4,6 @@
 
 mod cli;
 mod spec;
+mod spec_corpus;
+mod spec_hostile;
 mod support;

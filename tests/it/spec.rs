@@ -277,3 +277,240 @@ fn every_template_validates() {
         );
     }
 }
+
+fn load_text(text: &str, vars: &Vars) -> Result<spec::LoadedSpec, spec::SpecError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "api.yaml", text);
+    spec::load(&path, vars)
+}
+
+const MINIMAL_WITH_KEY_DESCRIPTION: &str = "version: 1
+api:
+  name: app-${STAGE:-dev}
+  authProviders: [{authType: API_KEY}]
+  connectionAuthModes: [API_KEY]
+  defaultPublishAuthModes: [API_KEY]
+  defaultSubscribeAuthModes: [API_KEY]
+channelNamespaces:
+  - name: default
+apiKeys:
+  - name: ci
+    description: \"${DESC}\"
+";
+
+#[test]
+fn a_variable_value_stays_one_plain_string_whatever_it_holds() {
+    let injection =
+        "x\"\napiKeys:\n  - name: injected\n    expires: 1d\n*alias ${OTHER} $$ {a: [b]}";
+    let loaded = load_text(
+        MINIMAL_WITH_KEY_DESCRIPTION,
+        &Vars::new([("DESC", injection), ("OTHER", "no")]),
+    )
+    .expect("valid");
+    let keys: Vec<&String> = loaded.desired.keys.keys().collect();
+    assert_eq!(keys, vec!["ci"], "the value did not add a key");
+    assert_eq!(
+        loaded.desired.keys["ci"].description.as_deref(),
+        Some(injection),
+        "inserted verbatim, not re-expanded"
+    );
+    // In a field with rules, the injected text is validated like any other value.
+    let err = load_text(
+        MINIMAL_WITH_KEY_DESCRIPTION,
+        &Vars::new([("DESC", "d"), ("STAGE", "x\nchannelNamespaces: []")]),
+    )
+    .expect_err("a newline is not allowed in an API name");
+    let d = err.errors().next().expect("one error");
+    assert_eq!(
+        (d.path.as_str(), d.line, d.column),
+        ("api.name", Some(3), Some(9))
+    );
+}
+
+#[test]
+fn defaults_escapes_and_unset_variables() {
+    let loaded = load_text(
+        &MINIMAL_WITH_KEY_DESCRIPTION.replace("${DESC}", "costs $$5, ${MISSING:-fallback}"),
+        &Vars::none(),
+    )
+    .expect("valid");
+    assert_eq!(loaded.desired.api.name, "app-dev");
+    assert_eq!(
+        loaded.desired.keys["ci"].description.as_deref(),
+        Some("costs $5, fallback")
+    );
+
+    let err = load_text(MINIMAL_WITH_KEY_DESCRIPTION, &Vars::none()).expect_err("DESC is unset");
+    let d = err.errors().next().expect("one error");
+    assert_eq!(d.code, spec::Code::UnsetVariable);
+    assert_eq!(
+        (d.path.as_str(), d.line, d.column),
+        ("apiKeys[0].description", Some(12), Some(18))
+    );
+    assert!(d.message.contains("`DESC`"), "{}", d.message);
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("--var DESC=")
+    );
+}
+
+#[test]
+fn var_flags_win_over_the_environment_of_the_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "api.yaml", MINIMAL_WITH_KEY_DESCRIPTION);
+    evctl()
+        .arg("validate")
+        .arg(&path)
+        .args(["--var", "STAGE=from-flag"])
+        .env("STAGE", "from-env")
+        .env("DESC", "d")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("API `app-from-flag`"));
+    evctl()
+        .arg("validate")
+        .arg(&path)
+        .env("STAGE", "from-env")
+        .env("DESC", "d")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("API `app-from-env`"));
+    evctl()
+        .arg("validate")
+        .arg(&path)
+        .args(["--var", "not a pair"])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicates::str::contains("invalid --var"));
+}
+
+#[test]
+fn init_writes_handler_files_with_the_chat_template() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec_path = dir.path().join("chat").join("api.yaml");
+    evctl()
+        .args(["init", "-t", "chat"])
+        .arg(&spec_path)
+        .assert()
+        .success();
+    assert!(dir.path().join("chat/handlers/chat.js").is_file());
+    let loaded = spec::load(&spec_path, &Vars::none()).expect("valid");
+    let code = loaded.desired.namespaces["rooms"]
+        .code_handlers
+        .as_deref()
+        .unwrap_or_default();
+    assert!(code.contains("export function onPublish"));
+    // A second init refuses before writing anything.
+    std::fs::remove_file(&spec_path).expect("remove spec");
+    evctl()
+        .args(["init", "-t", "chat"])
+        .arg(&spec_path)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("handlers/chat.js already exists"));
+    assert!(!spec_path.exists());
+}
+
+#[test]
+fn every_file_under_templates_is_an_embedded_template_or_its_file() {
+    let mut embedded: Vec<String> = vec!["evctl.schema.json".into()];
+    for t in spec::templates::TEMPLATES {
+        embedded.push(format!("{}.yaml", t.name));
+        embedded.extend(t.files.iter().map(|(rel, _)| rel.to_string()));
+    }
+    let root = repo().join("templates");
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read templates").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
+            // Other issues' templates (e.g. CI workflows) are not specs.
+            if rel.ends_with(".yaml") || rel.starts_with("handlers/") {
+                assert!(
+                    embedded.contains(&rel),
+                    "templates/{rel} is not registered in spec::templates"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_chat_and_multi_auth_templates_lower_as_documented() {
+    let chat =
+        spec::load(&repo().join("templates/chat.yaml"), &Vars::none()).expect("chat is valid");
+    let rooms = &chat.desired.namespaces["rooms"];
+    assert_eq!(rooms.publish_auth_modes.len(), 2);
+    assert!(
+        chat.desired.namespaces["announcements"]
+            .publish_auth_modes
+            .is_empty(),
+        "inherits"
+    );
+    let multi = spec::load(
+        &repo().join("templates/multi-auth.yaml"),
+        &Vars::new([("OIDC_ISSUER", "https://login.example.org")]),
+    )
+    .expect("multi-auth is valid");
+    let types: Vec<AuthType> = multi
+        .desired
+        .api
+        .auth_providers
+        .iter()
+        .map(|p| p.auth_type)
+        .collect();
+    assert_eq!(types.len(), 5);
+    for t in AuthType::ALL {
+        assert!(types.contains(&t), "{t} missing");
+    }
+    let oidc = multi
+        .desired
+        .api
+        .auth_providers
+        .iter()
+        .find_map(|p| p.openid_connect_config.as_ref())
+        .expect("oidc");
+    assert_eq!(oidc.issuer, "https://login.example.org");
+    assert_eq!(oidc.iat_ttl_ms, Some(3_600_000));
+    let lambda = multi
+        .desired
+        .api
+        .auth_providers
+        .iter()
+        .find_map(|p| p.lambda_authorizer_config.as_ref())
+        .expect("lambda");
+    assert_eq!(lambda.authorizer_result_ttl_in_seconds, Some(300));
+}
+
+#[test]
+fn github_annotations_point_at_the_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "api.yaml", "version: 1\napi:\n  nmae: x\n");
+    let out = evctl()
+        .arg("validate")
+        .arg(&path)
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "::error file={},line=3,col=3,title=evctl unknown-field::api.nmae: unknown field `nmae` in api%0Ahelp: did you mean `name`?",
+        path.display()
+            .to_string()
+            .replace(':', "%3A")
+            .replace(',', "%2C")
+    );
+    assert!(stdout.lines().any(|l| l == expected), "{stdout}");
+}
