@@ -332,6 +332,11 @@ pub struct EmulatorArgs {
     #[arg(long, default_value = "123456789012", value_name = "ID")]
     pub account_id: String,
 
+    /// Bind each API's data-plane listener on the first free port of this range (default: an
+    /// ephemeral port per API), e.g. 4600-4699.
+    #[arg(long, value_name = "START-END", value_parser = parse_port_range)]
+    pub data_plane_ports: Option<std::ops::RangeInclusive<u16>>,
+
     /// Verify SigV4 signatures on control-plane requests against the configured credentials.
     #[arg(long)]
     pub verify_sigv4: bool,
@@ -526,6 +531,27 @@ pub struct BenchApplyArgs {
     pub keys: usize,
 }
 
+/// Parses a port range `START-END` (inclusive, START <= END, both non-zero).
+pub fn parse_port_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let parse = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{p:?} is not a port number (1-65535)"))
+    };
+    let (start, end) = s
+        .split_once('-')
+        .ok_or_else(|| "expected START-END, e.g. 4600-4699".to_string())?;
+    let (start, end) = (parse(start)?, parse(end)?);
+    if start > end {
+        return Err(format!(
+            "the range {start}-{end} is empty (START must not exceed END)"
+        ));
+    }
+    Ok(start..=end)
+}
+
 /// Parses a human duration such as `300ms`, `90s`, `5m`, `24h`, `30d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
@@ -540,6 +566,15 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn port_ranges_parse() {
+        assert_eq!(parse_port_range("4600-4699"), Ok(4600..=4699));
+        assert_eq!(parse_port_range("5000-5000"), Ok(5000..=5000));
+        assert!(parse_port_range("4699-4600").is_err());
+        assert!(parse_port_range("0-10").is_err());
+        assert!(parse_port_range("4600").is_err());
     }
 
     #[test]

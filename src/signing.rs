@@ -129,6 +129,7 @@ pub fn sign_event_request(
     let mut headers: Vec<(&str, &str)> = SIGNED_CONTENT_HEADERS.to_vec();
     headers.push(("host", host));
     let output = compute(
+        "POST",
         credentials,
         region,
         SIGNED_PATH,
@@ -182,6 +183,21 @@ pub enum VerifyError {
 pub fn verify_event_request(
     headers: &[(&str, &str)],
     path: &str,
+    body: &[u8],
+    expected: &Credentials,
+    region: &str,
+    now: SystemTime,
+) -> Result<(), VerifyError> {
+    verify_request("POST", path, headers, body, expected, region, now)
+}
+
+/// [`verify_event_request`] for any method and request target (`path` may carry a query
+/// string, still percent-encoded as received): the emulator's control plane checks real SDK
+/// requests with it.
+pub fn verify_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
     body: &[u8],
     expected: &Credentials,
     region: &str,
@@ -252,6 +268,7 @@ pub fn verify_event_request(
         ..expected.clone()
     };
     let output = compute(
+        method,
         &credentials,
         region,
         path,
@@ -329,6 +346,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 type Output = aws_sigv4::SigningOutput<aws_sigv4::http_request::SigningInstructions>;
 
 fn compute(
+    method: &str,
     credentials: &Credentials,
     region: &str,
     path: &str,
@@ -361,7 +379,7 @@ fn compute(
     // value that is not a valid URI authority cannot make signing fail.
     let uri = format!("https://localhost{path}");
     let request = SignableRequest::new(
-        "POST",
+        method,
         uri,
         headers.iter().copied(),
         SignableBody::Bytes(body),

@@ -1,9 +1,96 @@
-//! `evctl emulator`.
+//! `evctl emulator`: runs the local emulator until Ctrl-C or SIGTERM. Turns the flags into an
+//! [`emulator::Config`], prints the endpoint on stdout (the one result), everything else on
+//! stderr.
 
-use crate::cli::EmulatorArgs;
+use crate::cli::{EmulatorArgs, OutputFormat};
+use crate::emulator::{Config, Emulator, FaultSettings, dataplane};
 use crate::exit::ExitStatus;
-use crate::output::Printer;
+use crate::output::{Printer, Verbosity};
+use crate::signing::Credentials;
 
-pub async fn run(_args: EmulatorArgs, _printer: &Printer) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`evctl emulator` is not implemented yet")
+pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let config = config(args, printer)?;
+    let handle = Emulator::start(config).await?;
+    let config = handle.state().config();
+    let endpoint = handle.endpoint();
+    match printer.format {
+        OutputFormat::Json => printer.json(&serde_json::json!({
+            "endpoint": endpoint,
+            "region": config.region,
+            "accountId": config.account_id,
+            "stateFile": config.state_file,
+        }))?,
+        _ => printer.result(&endpoint),
+    }
+    let state = match &config.state_file {
+        Some(path) => format!("state in {}", path.display()),
+        None => "state in memory".to_string(),
+    };
+    let apis = handle.state().read(|s| s.records().count());
+    printer.status(&format!(
+        "evctl emulator: AppSync control plane on {endpoint} (region {}, account {}, {state}, {apis} API(s))",
+        config.region, config.account_id
+    ));
+    printer.status(&format!(
+        "  point clients at it: AWS_ENDPOINT_URL_APPSYNC={endpoint} (or --endpoint-url {endpoint}); stop with Ctrl-C"
+    ));
+    for notice in handle.notices() {
+        printer.warn(notice);
+    }
+    if handle.state().faults().enabled() {
+        printer.status(&format!(
+            "  injecting faults into {:.0}% of calls (seed {}: replay with --seed {})",
+            config.faults.rate * 100.0,
+            handle.state().faults().seed(),
+            handle.state().faults().seed()
+        ));
+    }
+    shutdown_signal().await?;
+    printer.status("evctl emulator: stopping");
+    handle.shutdown().await;
+    Ok(ExitStatus::Interrupted)
+}
+
+/// The flags, as emulator settings.
+fn config(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<Config> {
+    if args.tls || args.cert.is_some() {
+        anyhow::bail!(
+            "--tls/--cert are not available yet: the emulator serves plain HTTP and WS for now"
+        );
+    }
+    let dataplane = dataplane::Settings::from_args(&args)?;
+    Ok(Config {
+        listen: args.listen,
+        state_file: args.state,
+        region: args.region,
+        account_id: args.account_id,
+        verify_sigv4: args.verify_sigv4,
+        credentials: Credentials::parse(&args.credentials)
+            .map_err(|e| anyhow::anyhow!("--credentials: {e}"))?,
+        latency: args.latency,
+        faults: FaultSettings {
+            rate: args.fault_rate,
+            kinds: args.faults,
+            seed: args.seed,
+        },
+        data_plane_ports: args.data_plane_ports,
+        log_requests: printer.verbosity >= Verbosity::Normal,
+        dataplane,
+        data_plane_tls: None,
+    })
+}
+
+/// Waits for Ctrl-C or (on Unix) SIGTERM.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! `support`.
 
 mod cli;
+mod emulator;
 mod spec;
 mod spec_corpus;
 mod spec_hostile;

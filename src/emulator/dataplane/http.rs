@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, Headers};
 use super::publish::{self, Publish};
@@ -39,13 +40,26 @@ const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
 struct ApiState {
     dp: Arc<DataPlane>,
     api_id: Arc<str>,
+    /// Fires when the API's listener stops (API deleted, emulator stopping): open WebSockets
+    /// end then.
+    closed: CancellationToken,
 }
 
 /// The data-plane routes of the API `api_id`, to be served on that API's own listener.
 pub fn router(dp: Arc<DataPlane>, api_id: impl Into<String>) -> Router {
+    router_until(dp, api_id, CancellationToken::new())
+}
+
+/// [`router`], whose real-time connections are closed when `closed` fires.
+pub fn router_until(
+    dp: Arc<DataPlane>,
+    api_id: impl Into<String>,
+    closed: CancellationToken,
+) -> Router {
     let state = ApiState {
         dp,
         api_id: Arc::from(api_id.into()),
+        closed,
     };
     Router::new()
         .route(
@@ -206,15 +220,19 @@ async fn realtime(
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
+        .on_upgrade(move |socket| async move {
             let (write, read) = socket.split();
-            protocol::run(
+            let run = protocol::run(
                 state.dp,
                 state.api_id.to_string(),
                 connect_headers,
                 write,
                 read,
-            )
+            );
+            tokio::select! {
+                () = run => {}
+                () = state.closed.cancelled() => {}
+            }
         })
 }
 

@@ -210,6 +210,12 @@ impl DataPlane {
             .clone()
     }
 
+    /// Drops everything kept for a deleted API (its broker and subscriptions).
+    pub fn forget(&self, api_id: &str) {
+        let mut brokers = self.brokers.lock().unwrap_or_else(|e| e.into_inner());
+        brokers.remove(api_id);
+    }
+
     fn connection_id(&self) -> broker::ConnectionId {
         self.next_connection.fetch_add(1, Ordering::Relaxed)
     }
