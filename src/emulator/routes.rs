@@ -10,7 +10,9 @@ use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, RawQuery, Request, State};
+use axum::extract::{
+    FromRequest, FromRequestParts, MatchedPath, RawPathParams, RawQuery, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -339,6 +341,25 @@ impl Labels {
     }
 }
 
+/// A JSON request body, parsed into a request shape (an empty body is `{}`); a body that is
+/// too large or not the shape is a BadRequestException naming the offending member.
+struct Input<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for Input<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| {
+                ApiError::bad_request(format!(
+                    "The request body is larger than {MAX_BODY} bytes or could not be read."
+                ))
+            })?;
+        parse(&body).map(Input)
+    }
+}
+
 /// Parses a JSON request body (an empty body is `{}`); errors name the offending member.
 fn parse<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -410,8 +431,7 @@ fn empty() -> Answer {
 
 // ---- APIs -----------------------------------------------------------------------------------
 
-async fn create_api(State(state): State<Shared>, body: Bytes) -> Answer {
-    let req: CreateApiRequest = parse(&body)?;
+async fn create_api(State(state): State<Shared>, Input(req): Input<CreateApiRequest>) -> Answer {
     state.read(|s| s.check_create_api(&req))?;
     let listener = state.bind_data_plane(None).await?;
     let port = listener
@@ -436,8 +456,11 @@ async fn list_apis(State(state): State<Shared>, RawQuery(query): RawQuery) -> An
     list_answer("apis", page.items, page.next_token)
 }
 
-async fn update_api(State(state): State<Shared>, labels: Labels, body: Bytes) -> Answer {
-    let req: UpdateApiRequest = parse(&body)?;
+async fn update_api(
+    State(state): State<Shared>,
+    labels: Labels,
+    Input(req): Input<UpdateApiRequest>,
+) -> Answer {
     let api = state.mutate(|s| s.update_api(labels.get(0)?, req)).await?;
     Ok(axum::Json(json!({ "api": api })))
 }
@@ -452,8 +475,11 @@ async fn delete_api(State(state): State<Shared>, labels: Labels) -> Answer {
 
 // ---- channel namespaces -----------------------------------------------------------------
 
-async fn create_namespace(State(state): State<Shared>, labels: Labels, body: Bytes) -> Answer {
-    let req: CreateChannelNamespaceRequest = parse(&body)?;
+async fn create_namespace(
+    State(state): State<Shared>,
+    labels: Labels,
+    Input(req): Input<CreateChannelNamespaceRequest>,
+) -> Answer {
     let ns = state
         .mutate(|s| s.create_namespace(labels.get(0)?, req, now()))
         .await?;
@@ -475,8 +501,11 @@ async fn list_namespaces(
     list_answer("channelNamespaces", page.items, page.next_token)
 }
 
-async fn update_namespace(State(state): State<Shared>, labels: Labels, body: Bytes) -> Answer {
-    let req: UpdateChannelNamespaceRequest = parse(&body)?;
+async fn update_namespace(
+    State(state): State<Shared>,
+    labels: Labels,
+    Input(req): Input<UpdateChannelNamespaceRequest>,
+) -> Answer {
     let ns = state
         .mutate(|s| s.update_namespace(labels.get(0)?, labels.get(1)?, req, now()))
         .await?;
@@ -492,8 +521,11 @@ async fn delete_namespace(State(state): State<Shared>, labels: Labels) -> Answer
 
 // ---- API keys -----------------------------------------------------------------------------
 
-async fn create_key(State(state): State<Shared>, labels: Labels, body: Bytes) -> Answer {
-    let req: ApiKeyRequest = parse(&body)?;
+async fn create_key(
+    State(state): State<Shared>,
+    labels: Labels,
+    Input(req): Input<ApiKeyRequest>,
+) -> Answer {
     let key = state
         .mutate(|s| s.create_key(labels.get(0)?, req, now()))
         .await?;
@@ -510,8 +542,11 @@ async fn list_keys(
     list_answer("apiKeys", page.items, page.next_token)
 }
 
-async fn update_key(State(state): State<Shared>, labels: Labels, body: Bytes) -> Answer {
-    let req: ApiKeyRequest = parse(&body)?;
+async fn update_key(
+    State(state): State<Shared>,
+    labels: Labels,
+    Input(req): Input<ApiKeyRequest>,
+) -> Answer {
     let key = state
         .mutate(|s| s.update_key(labels.get(0)?, labels.get(1)?, req, now()))
         .await?;
@@ -527,8 +562,11 @@ async fn delete_key(State(state): State<Shared>, labels: Labels) -> Answer {
 
 // ---- tags ---------------------------------------------------------------------------------
 
-async fn tag_resource(State(state): State<Shared>, labels: Labels, body: Bytes) -> Answer {
-    let req: TagResourceRequest = parse(&body)?;
+async fn tag_resource(
+    State(state): State<Shared>,
+    labels: Labels,
+    Input(req): Input<TagResourceRequest>,
+) -> Answer {
     state
         .mutate(|s| s.tag_resource(labels.get(0)?, req.tags))
         .await?;

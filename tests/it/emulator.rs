@@ -1021,6 +1021,36 @@ async fn a_lost_response_commits_the_operation_but_drops_the_connection() {
 }
 
 #[tokio::test]
+async fn latency_delays_every_operation_but_not_the_emulator_endpoints() {
+    let slow =
+        start_emulator_with(|c| c.latency = Some(std::time::Duration::from_secs(3600))).await;
+    let impatient = Client::from_conf(
+        sdk_config(&slow.endpoint())
+            .timeout_config(
+                aws_sdk_appsync::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_millis(300))
+                    .build(),
+            )
+            .build(),
+    );
+    let err = impatient
+        .list_apis()
+        .send()
+        .await
+        .expect_err("should time out");
+    assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
+    let health = reqwest::Client::new()
+        .get(format!("{}/_emulator/health", slow.endpoint()))
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .expect("health is not delayed");
+    assert!(health.status().is_success());
+    // Not `shutdown`: it would let the delayed request finish first.
+    drop(slow);
+}
+
+#[tokio::test]
 async fn a_seed_replays_the_same_faults() {
     async fn outcomes(seed: u64) -> Vec<String> {
         let emulator = start_emulator_with(|c| {
