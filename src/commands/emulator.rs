@@ -10,18 +10,12 @@ use crate::signing::Credentials;
 
 pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let config = config(args, printer)?;
+    // Listen for signals before anything is served, so that a SIGTERM sent as soon as the
+    // endpoint is printed still stops the emulator cleanly.
+    let stop = shutdown_signal()?;
     let handle = Emulator::start(config).await?;
     let config = handle.state().config();
     let endpoint = handle.endpoint();
-    match printer.format {
-        OutputFormat::Json => printer.json(&serde_json::json!({
-            "endpoint": endpoint,
-            "region": config.region,
-            "accountId": config.account_id,
-            "stateFile": config.state_file,
-        }))?,
-        _ => printer.result(&endpoint),
-    }
     let state = match &config.state_file {
         Some(path) => format!("state in {}", path.display()),
         None => "state in memory".to_string(),
@@ -45,7 +39,18 @@ pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitSt
             handle.state().faults().seed()
         ));
     }
-    shutdown_signal().await?;
+    // The endpoint comes last: whoever waits for it knows the emulator serves and has said
+    // everything above.
+    match printer.format {
+        OutputFormat::Json => printer.json(&serde_json::json!({
+            "endpoint": endpoint,
+            "region": config.region,
+            "accountId": config.account_id,
+            "stateFile": config.state_file,
+        }))?,
+        _ => printer.result(&endpoint),
+    }
+    stop.await?;
     printer.status("evctl emulator: stopping");
     handle.shutdown().await;
     Ok(ExitStatus::Interrupted)
@@ -80,17 +85,22 @@ fn config(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<Config> {
     })
 }
 
-/// Waits for Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() -> anyhow::Result<()> {
+/// Installs the Ctrl-C and (on Unix) SIGTERM handlers now; the returned future ends when
+/// either arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // `ctrl_c` registers its handler on first poll: poll it once now.
+    let mut interrupt = Box::pin(tokio::signal::ctrl_c());
+    let _ = futures_util::FutureExt::now_or_never(interrupt.as_mut());
+    Ok(async move {
+        #[cfg(unix)]
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
+            r = interrupt => r?,
             _ = term.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+        #[cfg(not(unix))]
+        interrupt.await?;
+        Ok(())
+    })
 }

@@ -839,10 +839,20 @@ async fn deleting_an_api_deletes_its_namespaces_keys_tags_and_listener() {
         .await
         .expect_err("should fail");
     assert_eq!(failure(err), not_found);
-    assert!(
-        tokio::net::TcpStream::connect(&address).await.is_err(),
-        "the data-plane listener of a deleted API is closed"
-    );
+    // The listener is closed. (Another test's emulator may be handed the freed port at once:
+    // then it must not answer for the deleted API.)
+    if let Ok(response) = reqwest::Client::new()
+        .post(format!("http://{address}/event"))
+        .body("{}")
+        .send()
+        .await
+    {
+        let text = response.text().await.unwrap_or_default();
+        assert!(
+            !text.contains(&api_id),
+            "the deleted API is still served: {text}"
+        );
+    }
     let err = client
         .delete_api()
         .api_id(&api_id)
@@ -1164,12 +1174,45 @@ async fn the_binary_prints_its_endpoint_logs_operations_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
+async fn the_binary_injects_faults_and_says_how_to_replay_them() {
+    let emulator =
+        EmulatorProcess::spawn(&["--fault-rate", "1", "--faults", "throttle", "--seed", "99"]);
+    let err = sdk_client(emulator.endpoint())
+        .list_apis()
+        .send()
+        .await
+        .expect_err("should be throttled");
+    assert_eq!(failure(err), ("LimitExceededException".into(), 429));
+    let exited = emulator.terminate();
+    assert_eq!(exited.status.code(), Some(130), "{}", exited.stderr);
+    assert!(exited.stderr.contains("--seed 99"), "{}", exited.stderr);
+    assert!(
+        exited
+            .stderr
+            .contains("GET ListApis 429 LimitExceededException (injected throttle)"),
+        "{}",
+        exited.stderr
+    );
+}
+
+#[tokio::test]
 async fn state_survives_a_restart_with_the_same_data_plane_ports() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("emulator.json");
     let state_arg = state.to_str().expect("utf-8 path");
+    // A port no other test is handed by the OS, so the restart finds it free.
+    let port = crate::support::free_port_outside_ephemeral_range();
+    let ports = format!("{port}-{port}");
+    let args = [
+        "--state",
+        state_arg,
+        "--region",
+        "eu-west-1",
+        "--data-plane-ports",
+        &ports,
+    ];
 
-    let first = EmulatorProcess::spawn(&["--state", state_arg, "--region", "eu-west-1"]);
+    let first = EmulatorProcess::spawn(&args);
     let client = sdk_client(first.endpoint());
     let api = create_api(&client, "durable").await;
     let api_id = id(&api);
@@ -1192,7 +1235,7 @@ async fn state_survives_a_restart_with_the_same_data_plane_ports() {
     assert_eq!(first.terminate().status.code(), Some(130));
     assert!(!std::fs::read_to_string(&state).expect("state").is_empty());
 
-    let second = EmulatorProcess::spawn(&["--state", state_arg, "--region", "eu-west-1"]);
+    let second = EmulatorProcess::spawn(&args);
     let client = sdk_client(second.endpoint());
     let got = client
         .get_api()
@@ -1235,6 +1278,7 @@ async fn state_survives_a_restart_with_the_same_data_plane_ports() {
         .expect("api");
     assert_ne!(moved.dns().expect("dns")["HTTP"], address);
     let exited = third.terminate();
+    assert_eq!(exited.status.code(), Some(130), "{}", exited.stderr);
     assert!(exited.stderr.contains("is taken"), "{}", exited.stderr);
     drop(squatter);
 

@@ -58,6 +58,24 @@ pub fn write(dir: &Path, name: &str, contents: &str) -> std::path::PathBuf {
     path
 }
 
+/// A free loopback port below the OS's ephemeral range (which starts at 32768 on Linux), so
+/// that no `127.0.0.1:0` listener of a concurrently running test can be handed it. For tests
+/// that need a fixed port to stay free (`--data-plane-ports P-P` across a restart).
+pub fn free_port_outside_ephemeral_range() -> u16 {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+    let span = 10_000u64;
+    for i in 0..span {
+        let port = 20_000 + ((seed + i) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000-29999");
+}
+
 /// How long a spawned emulator may take to print its endpoint or to stop.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -66,6 +84,8 @@ pub struct EmulatorProcess {
     child: Child,
     endpoint: String,
     stderr: Arc<Mutex<String>>,
+    /// Reads stderr until the process closes it.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How an emulator process ended.
@@ -94,7 +114,7 @@ impl EmulatorProcess {
         }
         let mut child = cmd.spawn().expect("spawn evctl emulator");
         let stderr = Arc::new(Mutex::new(String::new()));
-        if let Some(mut pipe) = child.stderr.take() {
+        let stderr_reader = child.stderr.take().map(|mut pipe| {
             let sink = Arc::clone(&stderr);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
@@ -105,8 +125,8 @@ impl EmulatorProcess {
                     let text = String::from_utf8_lossy(&buf[..n]).into_owned();
                     sink.lock().expect("stderr lock").push_str(&text);
                 }
-            });
-        }
+            })
+        });
         let (tx, rx) = mpsc::channel();
         if let Some(pipe) = child.stdout.take() {
             std::thread::spawn(move || {
@@ -121,7 +141,9 @@ impl EmulatorProcess {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                std::thread::sleep(Duration::from_millis(100));
+                if let Some(reader) = stderr_reader {
+                    let _ = reader.join();
+                }
                 panic!(
                     "evctl emulator printed no endpoint; stderr:\n{}",
                     stderr.lock().expect("stderr lock")
@@ -136,6 +158,7 @@ impl EmulatorProcess {
             child,
             endpoint,
             stderr,
+            stderr_reader,
         }
     }
 
@@ -173,8 +196,10 @@ impl EmulatorProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        // Let the reader thread catch the last lines.
-        std::thread::sleep(Duration::from_millis(100));
+        // The process has closed stderr: the reader ends with its last lines.
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
         Exited {
             status,
             stderr: self.stderr(),
