@@ -624,15 +624,9 @@ mod tests {
 
     use super::*;
     use crate::emulator::Config;
-    use crate::emulator::store::{Account, Store};
 
     fn router() -> (Router, Shared) {
-        let config = Config::default();
-        let store = Store::new(Account {
-            region: config.region.clone(),
-            account_id: config.account_id.clone(),
-        });
-        let state = Arc::new(EmulatorState::new(config, store));
+        let state = EmulatorState::in_memory(Config::default());
         (control_router(Arc::clone(&state)), state)
     }
 

@@ -117,6 +117,18 @@ impl EmulatorState {
         }
     }
 
+    /// A fresh, empty state with no listeners, for driving [`control_router`] without sockets
+    /// (`tower::ServiceExt::oneshot`). CreateApi through it still binds a data-plane port.
+    ///
+    /// [`control_router`]: super::control_router
+    pub fn in_memory(config: Config) -> Arc<EmulatorState> {
+        let account = super::store::Account {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+        };
+        Arc::new(EmulatorState::new(config, Store::new(account)))
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

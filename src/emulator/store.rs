@@ -967,6 +967,54 @@ mod tests {
     }
 
     #[test]
+    fn an_update_may_not_drop_a_provider_a_namespace_uses() {
+        let mut s = store();
+        let mut config = api_key_config();
+        config.auth_providers.push(AuthProvider {
+            auth_type: AuthType::AwsIam,
+            cognito_config: None,
+            openid_connect_config: None,
+            lambda_authorizer_config: None,
+        });
+        let api = s
+            .create_api(
+                CreateApiRequest {
+                    name: Some("two".into()),
+                    event_config: Some(config),
+                    ..Default::default()
+                },
+                "127.0.0.1",
+                4600,
+                NOW,
+            )
+            .expect("create");
+        s.create_namespace(
+            &api.api_id,
+            CreateChannelNamespaceRequest {
+                name: Some("iam".into()),
+                publish_auth_modes: Some(vec![AuthMode {
+                    auth_type: AuthType::AwsIam,
+                }]),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .expect("namespace");
+        let err = s
+            .update_api(
+                &api.api_id,
+                UpdateApiRequest {
+                    name: Some("two".into()),
+                    owner_contact: None,
+                    event_config: Some(api_key_config()),
+                },
+            )
+            .expect_err("IAM is still used by the namespace");
+        assert_eq!(err.kind, ErrorKind::BadRequest);
+        assert!(err.message.contains("iam"), "{}", err.message);
+    }
+
+    #[test]
     fn quotas_are_enforced() {
         let mut s = store();
         for i in 0..MAX_APIS {
