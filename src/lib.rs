@@ -12,6 +12,7 @@ pub mod control;
 pub mod emulator;
 pub mod engine;
 pub mod exit;
+pub mod inventory;
 pub mod model;
 pub mod output;
 pub mod signing;

@@ -7,6 +7,7 @@ use crate::cli::{OutputFormat, ValidateArgs};
 use crate::exit::ExitStatus;
 use crate::model::DesiredState;
 use crate::output::Printer;
+use crate::output::github::{self, Github};
 use crate::spec::{self, Diagnostic, Vars};
 
 /// `--output json`: the result of every file, as data.
@@ -68,7 +69,7 @@ impl Summary {
 
 pub async fn run(args: ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let vars = Vars::from_args_and_env(&args.vars)?;
-    let github = args.github || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let gh = Github::from_process_env(args.github);
     let mut specs = Vec::with_capacity(args.specs.len());
     for path in &args.specs {
         let report = match spec::load(path, &vars) {
@@ -89,12 +90,13 @@ pub async fn run(args: ValidateArgs, printer: &Printer) -> anyhow::Result<ExitSt
     }
     let valid = specs.iter().all(|s| s.valid);
 
-    // Workflow commands go to stdout; with --output json the JSON document carries the same
-    // data and stdout must stay one JSON value.
-    if github && printer.format != OutputFormat::Json {
-        for d in specs.iter().flat_map(|s| &s.diagnostics) {
-            printer.result(&d.render_github());
-        }
+    if gh.is_some() {
+        let annotations: Vec<String> = specs
+            .iter()
+            .flat_map(|s| &s.diagnostics)
+            .map(github::spec_annotation)
+            .collect();
+        github::emit(&annotations);
     }
     if printer.format == OutputFormat::Json {
         printer.json(&Report {

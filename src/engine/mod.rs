@@ -10,7 +10,7 @@ pub mod prepare;
 pub mod retry;
 
 #[cfg(test)]
-mod memory;
+pub(crate) mod memory;
 #[cfg(test)]
 mod tests;
 

@@ -9,6 +9,9 @@ use std::io::{IsTerminal, Write};
 pub mod outputs;
 pub mod plan;
 pub mod progress;
+pub mod github;
+pub mod inventory;
+pub mod keys;
 
 use crate::cli::{GlobalArgs, OutputFormat};
 

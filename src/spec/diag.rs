@@ -1,5 +1,6 @@
 //! Diagnostics: what is wrong with a spec, where (file, line, column, field path) and how to fix
-//! it; [`SpecError`] carries all of them. Rendering for humans, GitHub annotations and JSON.
+//! it; [`SpecError`] carries all of them. Rendering for humans and JSON
+//! (GitHub annotations: `crate::output::github::spec_annotation`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -160,33 +161,6 @@ impl Diagnostic {
         }
         out
     }
-
-    /// A GitHub Actions workflow command (`::error file=..,line=..,col=..::message`).
-    pub fn render_github(&self) -> String {
-        let kind = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        let mut props = format!("file={}", escape_property(&self.file.display().to_string()));
-        if let Some(l) = self.line {
-            props.push_str(&format!(",line={l}"));
-        }
-        if let Some(c) = self.column {
-            props.push_str(&format!(",col={c}"));
-        }
-        props.push_str(&format!(
-            ",title={}",
-            escape_property(&format!("evctl {}", self.code.as_str()))
-        ));
-        let mut message = self.message.clone();
-        if !self.path.is_empty() {
-            message = format!("{}: {message}", self.path);
-        }
-        if let Some(hint) = &self.hint {
-            message.push_str(&format!("\nhelp: {hint}"));
-        }
-        format!("::{kind} {props}::{}", escape_data(&message))
-    }
 }
 
 /// At most ~120 characters of a source line around `column` (long lines are cut with `…`),
@@ -211,16 +185,6 @@ fn window(src: &str, column: usize) -> (String, usize) {
         shown.push('…');
     }
     (shown, col)
-}
-
-fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// A spec that cannot be used: every diagnostic found in it (errors first reason it failed;
@@ -291,13 +255,5 @@ mod tests {
         assert!(shown.starts_with('…') && shown.ends_with('…'));
         assert!(shown.chars().count() <= 123);
         assert_eq!(window("short", 3), ("short".to_string(), 3));
-    }
-
-    #[test]
-    fn renders_github_annotations() {
-        assert_eq!(
-            sample().render_github(),
-            "::error file=api.yaml,line=14,col=5,title=evctl unknown-field::channelNamespaces[2].publishAuthMode: unknown field `publishAuthMode`%0Ahelp: did you mean `publishAuthModes`?"
-        );
     }
 }

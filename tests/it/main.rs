@@ -2,6 +2,7 @@
 //! against the emulator over loopback. Modules are grouped by feature; shared helpers live in
 //! `support`.
 
+mod ci;
 mod cli;
 mod emulator;
 mod spec;
