@@ -205,7 +205,6 @@ impl fmt::Display for KeepReason {
 /// What gc did (or would do) with one API: the row of its report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcRow {
-    #[serde(flatten)]
     pub api: Entry,
     pub action: GcAction,
     /// Why it was kept, or why the deletion failed.

@@ -49,7 +49,7 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
             }
         }
         None => {
-            let loaded = load_spec(&args.spec, printer)?;
+            let loaded = load_spec(&args.spec, args.engine.github, printer)?;
             let options = DiffOptions {
                 now: now(),
                 prune: !args.engine.no_prune,

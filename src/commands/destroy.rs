@@ -13,7 +13,7 @@ use crate::exit::ExitStatus;
 use crate::output::Printer;
 
 pub async fn run(args: DestroyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let loaded = load_spec(&args.spec, printer)?;
+    let loaded = load_spec(&args.spec, args.github, printer)?;
     require_a_way_to_confirm(!args.auto_approve)?;
     let interrupt = interrupt_on_signals();
     let (cp, retry) = connect(&args.aws).await?;

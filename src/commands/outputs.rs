@@ -2,8 +2,6 @@
 //! values of its keys, as text, JSON, dotenv lines, or GitHub Actions outputs (with every key
 //! value masked first). The one command that prints key values.
 
-use std::io::Write as _;
-
 use anyhow::Context as _;
 
 use super::plan::{connect, load_spec};
@@ -14,10 +12,11 @@ use crate::engine::retry::retry_conflicts;
 use crate::engine::{Unowned, find_api};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
+use crate::output::github::{self, Github};
 use crate::output::outputs::{ApiOutputs, KeyOutput};
 
 pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let loaded = load_spec(&args.spec, printer)?;
+    let loaded = load_spec(&args.spec, false, printer)?;
     let desired = &loaded.desired;
     let (cp, retry) = connect(&args.aws).await?;
     let name = &desired.api.name;
@@ -101,19 +100,12 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
         OutputsFormat::Json => printer.json(&outputs)?,
         OutputsFormat::Env => printer.result(&outputs.env()),
         OutputsFormat::Github => {
-            let path = std::env::var_os("GITHUB_OUTPUT").context(
-                "--format github appends to $GITHUB_OUTPUT, which is not set (it is set inside \
-                 GitHub Actions jobs)",
-            )?;
+            // Asked for explicitly: GITHUB_ACTIONS need not be set (e.g. in `act`).
+            let gh = Github::from_process_env(true).context("GitHub Actions integration")?;
             // Masks first: from here on the runner hides the values in every log.
-            printer.result(&outputs.github_masks());
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .context("could not open $GITHUB_OUTPUT")?;
-            file.write_all(outputs.github_outputs().as_bytes())
-                .context("could not write to $GITHUB_OUTPUT")?;
+            github::emit(&outputs.github_masks());
+            let pairs = outputs.github_outputs();
+            gh.set_outputs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
             printer.status(&format!(
                 "Wrote the outputs of {name:?} to $GITHUB_OUTPUT ({} key value(s) masked).",
                 outputs.keys.len()

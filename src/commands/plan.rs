@@ -4,7 +4,6 @@
 //! Also home of what plan, apply, destroy and outputs share: loading the spec, connecting to
 //! the control plane, and GitHub step summaries.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -14,6 +13,7 @@ use crate::control::RetryPolicy;
 use crate::control::sdk::SdkControlPlane;
 use crate::engine::{DiffOptions, Plan, ReadOptions, plan_apply, plan_destroy};
 use crate::exit::ExitStatus;
+use crate::output::github::{self, Github};
 use crate::output::{Printer, plan as render};
 use crate::spec::{self, LoadedSpec, Vars};
 
@@ -21,7 +21,7 @@ use crate::spec::{self, LoadedSpec, Vars};
 pub(crate) const READ_CONCURRENCY: usize = 4;
 
 pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let loaded = load_spec(&args.spec, printer)?;
+    let loaded = load_spec(&args.spec, args.engine.github, printer)?;
     let (cp, retry) = connect(&args.aws).await?;
     let read = ReadOptions {
         concurrency: READ_CONCURRENCY,
@@ -60,10 +60,28 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus
     })
 }
 
-/// Loads and validates the spec (all problems reported at once); warnings go to stderr.
-pub(crate) fn load_spec(args: &SpecArgs, printer: &Printer) -> anyhow::Result<LoadedSpec> {
+/// Loads and validates the spec (all problems reported at once); warnings go to stderr. With
+/// `--github` (or in GitHub Actions) the problems are also annotations on the spec file.
+pub(crate) fn load_spec(
+    args: &SpecArgs,
+    github: bool,
+    printer: &Printer,
+) -> anyhow::Result<LoadedSpec> {
     let vars = Vars::from_args_and_env(&args.vars).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let loaded = spec::load(&args.spec, &vars)?;
+    let loaded = match spec::load(&args.spec, &vars) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            if Github::from_process_env(github).is_some() {
+                let annotations: Vec<String> = err
+                    .diagnostics
+                    .iter()
+                    .map(github::spec_annotation)
+                    .collect();
+                github::emit(&annotations);
+            }
+            return Err(err.into());
+        }
+    };
     for warning in &loaded.warnings {
         printer.warn(warning.render().trim_end());
     }
@@ -111,25 +129,10 @@ pub(crate) fn read_saved_plan(path: &Path) -> anyhow::Result<Option<Plan>> {
 
 /// With `--github` (or `GITHUB_ACTIONS=true`), appends `markdown` to the job's step summary.
 pub(crate) fn step_summary(flag: bool, printer: &Printer, markdown: &str) -> anyhow::Result<()> {
-    let on = flag || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|_| on) else {
-        if flag {
-            printer.warn(
-                "--github: GITHUB_STEP_SUMMARY is not set, so there is no step summary to write",
-            );
-        }
-        return Ok(());
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| {
-            format!(
-                "could not open GITHUB_STEP_SUMMARY ({})",
-                Path::new(&path).display()
-            )
-        })?;
-    file.write_all(markdown.as_bytes())
-        .context("could not write the step summary")
+    if let Some(gh) = Github::from_process_env(flag)
+        && let Some(warning) = gh.append_summary(markdown)?
+    {
+        printer.warn(&warning);
+    }
+    Ok(())
 }

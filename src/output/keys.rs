@@ -246,11 +246,8 @@ fn verdict(report: &KeysReport) -> String {
     }
     if attention.is_empty() {
         return match report.window_seconds {
-            Some(w) => format!(
-                "All {n} key{} stay valid for at least {}.",
-                if n == 1 { "" } else { "s" },
-                human(w)
-            ),
+            Some(w) if n == 1 => format!("The key stays valid for at least {}.", human(w)),
+            Some(w) => format!("All {n} keys stay valid for at least {}.", human(w)),
             None => format!("{n} key{} checked.", if n == 1 { "" } else { "s" }),
         };
     }

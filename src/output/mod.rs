@@ -6,12 +6,12 @@
 
 use std::io::{IsTerminal, Write};
 
-pub mod outputs;
-pub mod plan;
-pub mod progress;
 pub mod github;
 pub mod inventory;
 pub mod keys;
+pub mod outputs;
+pub mod plan;
+pub mod progress;
 
 use crate::cli::{GlobalArgs, OutputFormat};
 

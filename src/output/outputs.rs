@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::output::github;
+
 /// What `evctl outputs` reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiOutputs {
@@ -67,20 +69,14 @@ impl ApiOutputs {
             .collect()
     }
 
-    /// Lines for `$GITHUB_OUTPUT` (`name=value`).
-    pub fn github_outputs(&self) -> String {
+    /// `(name, value)` pairs for `$GITHUB_OUTPUT` (written by `output::github`).
+    pub fn github_outputs(&self) -> Vec<(String, String)> {
         self.pairs(|n| format!("api_key_{}", env_name(n).to_lowercase()))
-            .iter()
-            .map(|(k, v)| format!("{k}={v}\n"))
-            .collect()
     }
 
     /// `::add-mask::` workflow commands, one per key value, so the runner hides them in logs.
-    pub fn github_masks(&self) -> String {
-        self.keys
-            .iter()
-            .map(|k| format!("::add-mask::{}\n", k.value))
-            .collect()
+    pub fn github_masks(&self) -> Vec<String> {
+        self.keys.iter().map(|k| github::mask(&k.value)).collect()
     }
 
     /// The environment-variable names the keys get; two key names may not share one.
@@ -150,7 +146,10 @@ mod tests {
     #[test]
     fn github_outputs_and_masks() {
         let o = outputs();
-        assert!(o.github_outputs().contains("api_key_ci_bot=da2-secret\n"));
-        assert_eq!(o.github_masks(), "::add-mask::da2-secret\n");
+        assert!(
+            o.github_outputs()
+                .contains(&("api_key_ci_bot".to_string(), "da2-secret".to_string()))
+        );
+        assert_eq!(o.github_masks(), vec!["::add-mask::da2-secret".to_string()]);
     }
 }

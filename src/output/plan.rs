@@ -255,8 +255,11 @@ fn value(v: &Value) -> String {
     }
 }
 
-/// The plan as a Markdown fragment for a pull-request comment: the text plan in a `diff` block
-/// (GitHub colours the `+`/`-` lines).
+/// The plan as a Markdown fragment for a pull-request comment or step summary: a title, the
+/// summary line, and the text plan folded in a `diff` block. GitHub colours only lines that
+/// *start* with a diff marker, so each action symbol moves to column 0 (indentation kept
+/// after it) and `~` becomes `!` (coloured as a change), as Atlantis does for Terraform. The
+/// fence is longer than any run of backticks in the plan (handler code may contain some).
 pub fn render_markdown(plan: &Plan) -> String {
     let text = render(plan, &Printer::plain());
     let title = if plan.has_changes() {
@@ -264,16 +267,35 @@ pub fn render_markdown(plan: &Plan) -> String {
     } else {
         "No changes.".to_string()
     };
+    let body: String = text.lines().map(|l| diff_marked(l) + "\n").collect();
+    let longest_run = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run.max(2) + 1);
     format!(
-        "### evctl: {} `{}`\n\n{title}\n\n<details><summary>Show plan</summary>\n\n```diff\n{}```\n\n</details>\n",
+        "### evctl: {} `{}`\n\n{title}\n\n<details><summary>Show plan</summary>\n\n{fence}diff\n{body}{fence}\n\n</details>\n",
         match plan.kind {
             PlanKind::Apply => "plan for",
             PlanKind::Destroy => "destroy plan for",
         },
-        plan.api.name,
-        // In a diff block, lines that start with `+`/`-`/`~` are coloured; indentation is kept.
-        text
+        plan.api.name.replace('`', "'"),
     )
+}
+
+/// `    + name` -> `+     name`, `  ~ api` -> `!   api` (same width); other lines unchanged.
+fn diff_marked(line: &str) -> String {
+    let rest = line.trim_start();
+    let indent = &line[..line.len() - rest.len()];
+    for (symbol, marker) in [
+        ("-/+ ", "!"),
+        ("+/- ", "!"),
+        ("+ ", "+"),
+        ("- ", "-"),
+        ("~ ", "!"),
+    ] {
+        if let Some(after) = rest.strip_prefix(symbol) {
+            return format!("{marker}{indent}{}{after}", " ".repeat(symbol.len() - 1));
+        }
+    }
+    line.to_string()
 }
 
 #[cfg(test)]
@@ -375,5 +397,27 @@ Note: namespace "x" is not in the spec; kept because of --no-prune
             "{text}"
         );
         assert!(!text.contains("Plan:"));
+    }
+
+    #[test]
+    fn markdown_puts_diff_markers_in_column_0_and_fences_code_safely() {
+        // Same width as before, so the `=` columns stay aligned.
+        assert_eq!(diff_marked("      + name = \"x\""), "+       name = \"x\"");
+        assert_eq!(diff_marked("  ~ api \"chat\" {"), "!   api \"chat\" {");
+        assert_eq!(
+            diff_marked("  -/+ namespace \"a\""),
+            "!     namespace \"a\""
+        );
+        assert_eq!(diff_marked("    }"), "    }");
+        assert_eq!(diff_marked("Plan: 1 to add"), "Plan: 1 to add");
+        let md = render_markdown(&plan(Vec::new()));
+        assert!(
+            md.starts_with("### evctl: plan for `chat`\n\nNo changes.\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\n```diff\n") && md.ends_with("```\n\n</details>\n"),
+            "{md}"
+        );
     }
 }

@@ -504,7 +504,8 @@ fn github_annotations_point_at_the_file_line_and_column() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Workflow commands go to stderr (the runner reads both streams; stdout stays results).
+    let stderr = String::from_utf8_lossy(&out.stderr);
     let expected = format!(
         "::error file={},line=3,col=3,title=evctl unknown-field::api.nmae: unknown field `nmae` in api%0Ahelp: did you mean `name`?",
         path.display()
@@ -512,5 +513,5 @@ fn github_annotations_point_at_the_file_line_and_column() {
             .replace(':', "%3A")
             .replace(',', "%2C")
     );
-    assert!(stdout.lines().any(|l| l == expected), "{stdout}");
+    assert!(stderr.lines().any(|l| l == expected), "{stderr}");
 }
