@@ -515,3 +515,24 @@ fn github_annotations_point_at_the_file_line_and_column() {
     );
     assert!(stderr.lines().any(|l| l == expected), "{stderr}");
 }
+
+#[test]
+fn every_spec_in_the_valid_corpus_validates() {
+    let dir = repo().join("tests/fixtures/spec/valid");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("valid corpus").flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            if let Err(e) = spec::load(&path, &Vars::none()) {
+                panic!("{} is invalid:\n{e}", path.display());
+            }
+            count += 1;
+        }
+    }
+    assert!(count > 0);
+    let big = spec::load(&dir.join("fifty-namespaces.yaml"), &Vars::none()).expect("valid");
+    assert_eq!(
+        (big.desired.namespaces.len(), big.desired.keys.len()),
+        (50, 50)
+    );
+}
