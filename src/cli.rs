@@ -514,6 +514,10 @@ pub struct BenchFanoutArgs {
     /// Idle connections opened to measure memory per connection.
     #[arg(long, default_value_t = 2000)]
     pub idle_connections: usize,
+
+    /// Size of each published event in bytes (JSON text).
+    #[arg(long, default_value_t = 1024)]
+    pub event_bytes: usize,
 }
 
 #[derive(Debug, Args)]

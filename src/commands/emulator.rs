@@ -3,7 +3,7 @@
 //! stderr.
 
 use crate::cli::{EmulatorArgs, OutputFormat};
-use crate::emulator::{Config, Emulator, FaultSettings, dataplane};
+use crate::emulator::{Config, Emulator, FaultSettings, dataplane, tls};
 use crate::exit::ExitStatus;
 use crate::output::{Printer, Verbosity};
 use crate::signing::Credentials;
@@ -58,12 +58,21 @@ pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitSt
 
 /// The flags, as emulator settings.
 fn config(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<Config> {
-    if args.tls || args.cert.is_some() {
-        anyhow::bail!(
-            "--tls/--cert are not available yet: the emulator serves plain HTTP and WS for now"
-        );
-    }
     let dataplane = dataplane::Settings::from_args(&args)?;
+    let tls = tls::configure(
+        args.tls,
+        args.cert.as_deref(),
+        args.key.as_deref(),
+        args.state.as_deref(),
+    )?;
+    if let Some(tls) = &tls {
+        let origin = if tls.generated { "generated" } else { "given" };
+        printer.status(&format!(
+            "evctl emulator: serving HTTPS and WSS with the {origin} certificate; trust {} \
+             (NODE_EXTRA_CA_CERTS, curl --cacert, SSL_CERT_FILE)",
+            tls.trust_path.display()
+        ));
+    }
     Ok(Config {
         listen: args.listen,
         state_file: args.state,
@@ -81,7 +90,7 @@ fn config(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<Config> {
         data_plane_ports: args.data_plane_ports,
         log_requests: printer.verbosity >= Verbosity::Normal,
         dataplane,
-        data_plane_tls: None,
+        tls: tls.map(|t| t.config),
     })
 }
 

@@ -21,6 +21,7 @@ pub mod sigv4;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod tls;
 pub mod validate;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -65,8 +66,9 @@ pub struct Config {
     /// Data-plane settings (region, account and credentials are overridden by the fields
     /// above, so the two planes always agree).
     pub dataplane: dataplane::Settings,
-    /// Serve data-plane listeners over TLS with this configuration.
-    pub data_plane_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Serve every listener (control plane and data planes) over TLS with this configuration
+    /// (see [`tls::configure`]); endpoints and `dns` are then `https://`/`wss://`.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for Config {
@@ -84,7 +86,7 @@ impl Default for Config {
             data_plane_ports: None,
             log_requests: false,
             dataplane: dataplane::Settings::default(),
-            data_plane_tls: None,
+            tls: None,
         }
     }
 }
@@ -170,7 +172,7 @@ impl Emulator {
         let control = tokio::spawn(server::serve(
             listener,
             control_router(Arc::clone(&state)),
-            None,
+            state.tls(),
             state.shutdown.clone(),
         ));
         Ok(Handle {
@@ -222,10 +224,15 @@ impl Handle {
     }
 
     /// The control-plane endpoint URL for SDKs and the AWS CLI (`--endpoint-url`,
-    /// `AWS_ENDPOINT_URL_APPSYNC`), e.g. `http://127.0.0.1:4510`.
+    /// `AWS_ENDPOINT_URL_APPSYNC`), e.g. `http://127.0.0.1:4510` (`https://` with TLS).
     pub fn endpoint(&self) -> String {
         let host = self.state.data_plane_host();
-        format!("http://{host}:{}", self.addr.port())
+        let scheme = if self.state.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}:{}", self.addr.port())
     }
 
     /// The shared state (for the data plane, `evctl dev` and tests).

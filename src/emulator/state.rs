@@ -47,7 +47,8 @@ pub struct EmulatorState {
     written: tokio::sync::Mutex<u64>,
     generation: std::sync::atomic::AtomicU64,
     data_planes: Mutex<HashMap<String, Listener>>,
-    data_plane_tls: Option<TlsAcceptor>,
+    /// TLS for every listener (`--tls`, `--cert/--key`).
+    tls: Option<TlsAcceptor>,
     stats: Stats,
     faults: Faults,
     /// Fires when the emulator shuts down; every listener's stop token is its child.
@@ -102,7 +103,7 @@ impl EmulatorState {
             Arc::new(StoreDirectory(Arc::clone(&store))),
             config.dataplane.clone(),
         );
-        let data_plane_tls = config.data_plane_tls.clone().map(TlsAcceptor::from);
+        let tls = config.tls.clone().map(TlsAcceptor::from);
         EmulatorState {
             config,
             store,
@@ -110,7 +111,7 @@ impl EmulatorState {
             written: tokio::sync::Mutex::new(0),
             generation: std::sync::atomic::AtomicU64::new(0),
             data_planes: Mutex::new(HashMap::new()),
-            data_plane_tls,
+            tls,
             stats: Stats::default(),
             faults,
             shutdown: CancellationToken::new(),
@@ -131,6 +132,11 @@ impl EmulatorState {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The TLS acceptor of every listener, when TLS is on.
+    pub(crate) fn tls(&self) -> Option<TlsAcceptor> {
+        self.tls.clone()
     }
 
     /// Per-operation request counts (also served at `GET /_emulator/stats`).
@@ -240,7 +246,7 @@ impl EmulatorState {
         let task = tokio::spawn(server::serve(
             listener,
             router,
-            self.data_plane_tls.clone(),
+            self.tls.clone(),
             stop.clone(),
         ));
         let previous = self

@@ -4,6 +4,7 @@
 
 mod ci;
 mod cli;
+mod dataplane;
 mod emulator;
 mod spec;
 mod spec_corpus;

@@ -151,7 +151,7 @@ impl EmulatorProcess {
             }
         };
         assert!(
-            endpoint.starts_with("http://"),
+            endpoint.starts_with("http://") || endpoint.starts_with("https://"),
             "unexpected first line: {endpoint}"
         );
         EmulatorProcess {

@@ -467,7 +467,9 @@ async fn run_authorizer(command: &str, input: &Value) -> anyhow::Result<LambdaRe
         .spawn()
         .context("could not start it")?;
     let mut stdin = child.stdin.take().context("no stdin")?;
-    let bytes = serde_json::to_vec(input)?;
+    // One line of JSON, newline-terminated, so that line-based scripts (`read`) work too.
+    let mut bytes = serde_json::to_vec(input)?;
+    bytes.push(b'\n');
     let run = async move {
         // A command that does not read its input must not make us fail.
         let _ = stdin.write_all(&bytes).await;

@@ -1,9 +1,10 @@
 //! The broker: which connection listens to which channel of one API, and fan-out.
 //!
 //! Fan-out is built so that one publisher and many subscribers stay cheap:
-//! - each event is encoded once, as the JSON string that goes into `data.event`, into shared
-//!   [`Bytes`]; a delivery is a reference count plus the subscription id, and the connection's
-//!   own task assembles its `data` frame when it writes it ([`Delivery::frame`]);
+//! - each event is encoded once, as the JSON string literal that goes into `data.event`, into a
+//!   shared `Arc<str>`; a delivery is a reference count plus the subscription id, and the
+//!   connection's own task assembles its `data` frame (one copy, no serialisation) when it
+//!   writes it ([`Delivery::frame`]), so that work spreads over the connections' tasks;
 //! - every connection has a bounded [`Outbox`]; the broker only ever `try_send`s into it, so a
 //!   publisher never waits for a subscriber. When an outbox is full, that connection is marked
 //!   overflowed and its task closes it (WebSocket close 1008, "subscriber too slow"): the
@@ -18,7 +19,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::{Notify, mpsc};
 
 use super::channel::{Channel, Pattern};
@@ -41,7 +41,7 @@ pub enum FanoutMode {
 /// ready to be spliced into any number of `data` frames.
 #[derive(Debug, Clone)]
 pub struct SharedEvent {
-    literal: Bytes,
+    literal: Arc<str>,
     /// The event's JSON text, for the per-subscriber baseline.
     text: Arc<str>,
 }
@@ -50,7 +50,7 @@ impl SharedEvent {
     pub fn new(event_json: &str) -> SharedEvent {
         let literal = serde_json::to_string(event_json).unwrap_or_else(|_| "\"\"".into());
         SharedEvent {
-            literal: Bytes::from(literal),
+            literal: Arc::from(literal),
             text: Arc::from(event_json),
         }
     }
@@ -61,7 +61,7 @@ impl SharedEvent {
 pub enum Outgoing {
     Data(Delivery),
     /// A fully serialised text frame.
-    Frame(Bytes),
+    Frame(String),
 }
 
 /// One event for one subscription.
@@ -72,30 +72,30 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    const PREFIX: &'static [u8] = br#"{"type":"data","id":"#;
-    const MIDDLE: &'static [u8] = br#","event":"#;
+    const PREFIX: &'static str = r#"{"type":"data","id":""#;
+    const MIDDLE: &'static str = r#"","event":"#;
 
-    /// The `data` frame: `{"type":"data","id":"<id>","event":"<event json, escaped>"}`.
-    /// Subscription ids are restricted to `[A-Za-z0-9_+-]`, so they are written verbatim.
-    pub fn frame(&self) -> Bytes {
-        let id = self.subscription_id.as_bytes();
-        let event = &self.event.literal;
-        let mut buf = BytesMut::with_capacity(
-            Self::PREFIX.len() + id.len() + 2 + Self::MIDDLE.len() + event.len() + 1,
+    /// The `data` frame: `{"type":"data","id":"<id>","event":"<event json, escaped>"}`: one
+    /// allocation and copy, no serialisation. Subscription ids are restricted to
+    /// `[A-Za-z0-9_+-]`, so they are written verbatim.
+    pub fn frame(&self) -> String {
+        let id = &*self.subscription_id;
+        let event = &*self.event.literal;
+        let mut frame = String::with_capacity(
+            Self::PREFIX.len() + id.len() + Self::MIDDLE.len() + event.len() + 1,
         );
-        buf.put_slice(Self::PREFIX);
-        buf.put_u8(b'"');
-        buf.put_slice(id);
-        buf.put_u8(b'"');
-        buf.put_slice(Self::MIDDLE);
-        buf.put_slice(event);
-        buf.put_u8(b'}');
-        buf.freeze()
+        frame.push_str(Self::PREFIX);
+        frame.push_str(id);
+        frame.push_str(Self::MIDDLE);
+        frame.push_str(event);
+        frame.push('}');
+        frame
     }
 }
 
 impl Outgoing {
-    pub fn into_frame(self) -> Bytes {
+    /// The text frame to write.
+    pub fn into_frame(self) -> String {
         match self {
             Outgoing::Data(d) => d.frame(),
             Outgoing::Frame(b) => b,
@@ -313,12 +313,12 @@ impl Index {
     }
 }
 
-fn per_subscriber_frame(subscription_id: &str, event: &str) -> Bytes {
+fn per_subscriber_frame(subscription_id: &str, event: &str) -> String {
     let message = ServerMessage::Data {
         id: subscription_id.to_string(),
         event: event.to_string(),
     };
-    Bytes::from(serde_json::to_vec(&message).unwrap_or_default())
+    serde_json::to_string(&message).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -335,7 +335,7 @@ mod tests {
 
     fn drain(inbox: &mut Inbox) -> Vec<serde_json::Value> {
         std::iter::from_fn(|| inbox.try_recv())
-            .map(|m| serde_json::from_slice(&m.into_frame()).expect("frame is JSON"))
+            .map(|m| serde_json::from_str(&m.into_frame()).expect("frame is JSON"))
             .collect()
     }
 
@@ -371,7 +371,7 @@ mod tests {
             }
             .frame();
             assert_eq!(frame, per_subscriber_frame("sub-1_+", event), "{event}");
-            let parsed: ServerMessage = serde_json::from_slice(&frame).expect("parses");
+            let parsed: ServerMessage = serde_json::from_str(&frame).expect("parses");
             assert_eq!(
                 parsed,
                 ServerMessage::Data {
@@ -402,8 +402,8 @@ mod tests {
         let (out, inbox) = outbox(1);
         let signal = inbox.signal();
         let waiter = tokio::spawn(async move { signal.wait().await });
-        assert!(out.push(Outgoing::Frame(Bytes::from_static(b"1"))));
-        assert!(!out.push(Outgoing::Frame(Bytes::from_static(b"2"))));
+        assert!(out.push(Outgoing::Frame("1".into())));
+        assert!(!out.push(Outgoing::Frame("2".into())));
         tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
             .await
             .expect("woken")

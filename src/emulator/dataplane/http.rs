@@ -222,17 +222,16 @@ async fn realtime(
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let (write, read) = socket.split();
-            let run = protocol::run(
+            let closed = state.closed.clone();
+            protocol::run(
                 state.dp,
                 state.api_id.to_string(),
                 connect_headers,
                 write,
                 read,
-            );
-            tokio::select! {
-                () = run => {}
-                () = state.closed.cancelled() => {}
-            }
+                closed.cancelled_owned(),
+            )
+            .await;
         })
 }
 

@@ -26,6 +26,7 @@ use crate::signing::Credentials;
 use crate::wire::WireError;
 
 pub mod auth;
+pub mod bench;
 pub mod broker;
 pub mod channel;
 pub mod http;

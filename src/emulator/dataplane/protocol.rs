@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
-use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,7 +47,8 @@ const WRITE_BATCH: usize = 64;
 /// Headers as received (names as the client wrote them).
 pub type Headers = Vec<(String, String)>;
 
-/// Serves one WebSocket connection of API `api_id` until it closes. `connect_headers` are the
+/// Serves one WebSocket connection of API `api_id` until it closes, or until `stop` resolves
+/// (the API was deleted or the emulator is stopping: close 1001). `connect_headers` are the
 /// auth headers of the upgrade (decoded `header-` subprotocol, or the HTTP headers).
 pub async fn run<W, R, E>(
     dp: Arc<DataPlane>,
@@ -56,10 +56,12 @@ pub async fn run<W, R, E>(
     connect_headers: Headers,
     mut write: W,
     mut read: R,
+    stop: impl std::future::Future<Output = ()>,
 ) where
     W: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
 {
+    tokio::pin!(stop);
     let (outbox, mut inbox) = broker::outbox(dp.settings().queue_capacity);
     let mut session = Session {
         broker: dp.broker(&api_id),
@@ -79,6 +81,11 @@ pub async fn run<W, R, E>(
         // drain must not keep its task (and its queue) alive.
         tokio::select! {
             biased;
+            () = &mut stop => {
+                let close = write.send(close(close_code::AWAY, "the Event API is going away"));
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
+                break;
+            }
             () = overflow.wait() => {
                 tracing::info!(api = %session.api_id, "closing a connection whose queue overflowed");
                 let close = write.send(close(close_code::POLICY, "subscriber too slow: outgoing queue full"));
@@ -121,7 +128,6 @@ pub async fn run<W, R, E>(
             }
         }
     }
-    session.unsubscribe_all();
 }
 
 /// Runs a write unless the connection overflows first; false if it failed or was abandoned.
@@ -161,9 +167,8 @@ async fn write_batch<W: Sink<Message> + Unpin>(
     write.flush().await
 }
 
-fn frame(bytes: Bytes) -> Message {
-    // Frames are assembled from serde_json output, so they are UTF-8.
-    Message::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
+fn frame(text: String) -> Message {
+    Message::Text(Utf8Bytes::from(text))
 }
 
 fn text(message: &ServerMessage) -> Message {
@@ -510,8 +515,11 @@ impl Session {
         )
         .await
     }
+}
 
-    fn unsubscribe_all(&mut self) {
+impl Drop for Session {
+    /// However the connection ends (even if its task is dropped), it leaves the broker.
+    fn drop(&mut self) {
         for (id, pattern) in self.subscriptions.drain() {
             self.broker.unsubscribe(&pattern, self.id, &id);
         }
@@ -582,6 +590,7 @@ mod tests {
 
     use std::time::Duration;
 
+    use bytes::Bytes;
     use serde_json::json;
     use tokio::sync::mpsc;
 
@@ -608,7 +617,8 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        tokio::spawn(run(dp.clone(), "api1".into(), headers, sink, stream));
+        let stop = std::future::pending();
+        tokio::spawn(run(dp.clone(), "api1".into(), headers, sink, stream, stop));
         to_server
     }
 
@@ -790,6 +800,44 @@ mod tests {
                 "message":"You are not authorized to make this call.","errorCode":401}]})
         );
         assert!(matches!(c.next().await, Some(Message::Close(_))));
+    }
+
+    #[tokio::test]
+    async fn stopping_the_api_closes_its_connections_with_going_away() {
+        let dp = dp();
+        let (to_server, mut server_in) =
+            mpsc::unbounded_channel::<Result<Message, std::convert::Infallible>>();
+        let (server_out, mut from_server) = mpsc::unbounded_channel();
+        let sink = futures_util::sink::unfold(server_out, |tx, m: Message| async move {
+            tx.send(m).map(|()| tx)
+        });
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = stop_rx.await;
+        };
+        let stream = futures_util::stream::poll_fn(move |cx| server_in.poll_recv(cx));
+        let headers = vec![("x-api-key".to_string(), "da2-good".to_string())];
+        let task = tokio::spawn(run(
+            dp.clone(),
+            "api1".into(),
+            headers,
+            Box::pin(sink),
+            stream,
+            stop,
+        ));
+        let _ = to_server.send(Ok(Message::Text(Utf8Bytes::from(
+            json!({"type":"subscribe","id":"s","channel":"default/a"}).to_string(),
+        ))));
+        let reply = from_server.recv().await;
+        assert!(matches!(reply, Some(Message::Text(_))), "{reply:?}");
+        assert_eq!(dp.broker("api1").len(), 1);
+        let _ = stop_tx.send(());
+        match from_server.recv().await {
+            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, close_code::AWAY),
+            other => panic!("expected close 1001, got {other:?}"),
+        }
+        task.await.expect("the connection task ends");
+        assert!(dp.broker("api1").is_empty());
     }
 
     #[tokio::test]
