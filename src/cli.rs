@@ -533,6 +533,10 @@ pub struct BenchApplyArgs {
     /// Number of API keys in the generated spec.
     #[arg(long, default_value_t = 5)]
     pub keys: usize,
+
+    /// How many times to measure (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
 }
 
 /// Parses a port range `START-END` (inclusive, START <= END, both non-zero).
