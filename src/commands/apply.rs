@@ -9,7 +9,7 @@ use std::io::IsTerminal as _;
 
 use serde::Serialize;
 
-use super::plan::{connect, load_spec, now, read_saved_plan, step_summary};
+use super::plan::{READ_CONCURRENCY, connect, load_spec, now, read_saved_plan, step_summary};
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::control::ControlPlane;
 use crate::engine::{
@@ -33,7 +33,7 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     let interrupt = interrupt_on_signals();
     let (cp, retry) = connect(&args.aws).await?;
     let read = ReadOptions {
-        concurrency: usize::from(args.concurrency),
+        concurrency: READ_CONCURRENCY,
         retry,
     };
 

@@ -30,7 +30,8 @@ pub async fn run(args: DestroyArgs, printer: &Printer) -> anyhow::Result<ExitSta
         return Ok(interrupted_before_start(printer));
     };
     let exec = ExecOptions {
-        concurrency: READ_CONCURRENCY,
+        // One step: the API's deletion.
+        concurrency: 1,
         retry,
     };
     carry_out(

@@ -1,6 +1,9 @@
 //! One module per command, each with one entry function; [`main`] picks the command, runs it on
 //! a tokio runtime and turns the outcome into an [`ExitStatus`].
 
+use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+use tracing_subscriber::util::SubscriberInitExt as _;
+
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 use crate::output::{Printer, Verbosity};
@@ -64,6 +67,19 @@ async fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> 
 }
 
 /// Logs (tracing) go to stderr: warnings by default, more with -v/-vv, overridable with RUST_LOG.
+/// Crates whose TRACE output can show key values (see [`init_tracing`]).
+const SECRET_TRACING_CRATES: [&str; 9] = [
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http",
+    "aws_smithy_http_client",
+    "aws_sigv4",
+    "aws_runtime",
+    "hyper",
+    "hyper_util",
+    "h2",
+];
+
 fn init_tracing(verbosity: Verbosity) {
     let default = match verbosity {
         Verbosity::Quiet => "error",
@@ -73,9 +89,20 @@ fn init_tracing(verbosity: Verbosity) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // At TRACE the SDK and HTTP stack log request URIs and response bodies, which carry API
+    // key values: their TRACE events are dropped, whatever RUST_LOG says.
+    let secret_safe = tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() != tracing::Level::TRACE
+            || !SECRET_TRACING_CRATES.iter().any(|c| {
+                meta.target()
+                    .strip_prefix(c)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+            })
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .without_time()
-        .try_init();
+        .with_filter(filter)
+        .with_filter(secret_safe);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

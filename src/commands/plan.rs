@@ -17,8 +17,9 @@ use crate::output::github::{self, Github};
 use crate::output::{Printer, plan as render};
 use crate::spec::{self, LoadedSpec, Vars};
 
-/// Reads in flight at once while observing (plan and destroy; apply uses --concurrency).
-pub(crate) const READ_CONCURRENCY: usize = 4;
+/// Reads in flight at once while observing (side-effect free, so a little wider than the
+/// default of 4 writes).
+pub(crate) const READ_CONCURRENCY: usize = 8;
 
 pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let loaded = load_spec(&args.spec, args.engine.github, printer)?;

@@ -43,6 +43,16 @@ impl SdkControlPlane {
     /// Resolves credentials, region and endpoint (flags first, then the standard environment
     /// variables and profile files) and builds the client.
     pub async fn connect(aws: &AwsArgs, retry: RetryPolicy) -> anyhow::Result<SdkControlPlane> {
+        SdkControlPlane::connect_as(aws, retry, None).await
+    }
+
+    /// [`SdkControlPlane::connect`] with fixed credentials instead of the default chain (for
+    /// an embedded emulator, which accepts the credentials it was configured with).
+    pub async fn connect_as(
+        aws: &AwsArgs,
+        retry: RetryPolicy,
+        credentials: Option<(&str, &str)>,
+    ) -> anyhow::Result<SdkControlPlane> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
                 RetryConfig::standard()
@@ -65,6 +75,11 @@ impl SdkControlPlane {
         }
         if let Some(url) = &aws.endpoint_url {
             loader = loader.endpoint_url(url);
+        }
+        if let Some((id, secret)) = credentials {
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                id, secret, None, None, "evctl",
+            ));
         }
         let sdk_config = loader.load().await;
         let region = sdk_config.region().map(|r| r.to_string()).context(
@@ -445,7 +460,11 @@ where
         SdkError::DispatchFailure(_) => (
             ErrorKind::NoResponse,
             None,
-            format!("could not reach the service: {}", causes(&err)),
+            format!(
+                "the request got no answer (it may not have reached the service, or its answer \
+                 was lost): {}",
+                causes(&err)
+            ),
         ),
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => (
             ErrorKind::NoResponse,

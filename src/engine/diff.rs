@@ -17,9 +17,9 @@ use super::plan::{
 };
 use crate::control::Target;
 use crate::model::{
-    ApiConfig, AuthModes, DesiredState, HandlerConfigs, InvokeType, KeyConfig, KeyExpiry,
-    NamespaceConfig, OWNER_TAG_KEY, OWNER_TAG_VALUE, ObservedApi, ObservedKey, ObservedNamespace,
-    Tags, key_description,
+    ApiConfig, AuthModes, AuthProvider, DesiredState, HandlerConfigs, InvokeType, KeyConfig,
+    KeyExpiry, NamespaceConfig, OWNER_TAG_KEY, OWNER_TAG_VALUE, ObservedApi, ObservedKey,
+    ObservedNamespace, Tags, key_description,
 };
 
 /// The choices that shape a plan besides the two states.
@@ -64,7 +64,12 @@ pub fn diff(
     let mut changes = Vec::new();
     let mut notes = observed.notes.clone();
 
-    if let Some(change) = api_change(&desired.api, state.api.as_ref(), options.adopt) {
+    if let Some(change) = api_change(
+        &desired.api,
+        state.api.as_ref(),
+        &state.namespaces,
+        options.adopt,
+    ) {
         changes.push(change);
     }
     let api_defaults = (
@@ -189,7 +194,12 @@ pub fn account_of(arn: &str) -> Option<String> {
 
 // ---- the API ----
 
-fn api_change(desired: &ApiConfig, observed: Option<&ObservedApi>, adopt: bool) -> Option<Change> {
+fn api_change(
+    desired: &ApiConfig,
+    observed: Option<&ObservedApi>,
+    namespaces: &BTreeMap<String, ObservedNamespace>,
+    adopt: bool,
+) -> Option<Change> {
     let Some(api) = observed else {
         return Some(Change {
             address: "api".into(),
@@ -227,6 +237,44 @@ fn api_change(desired: &ApiConfig, observed: Option<&ObservedApi>, adopt: bool) 
     if fields.is_empty() {
         return None;
     }
+    // AppSync refuses to drop an auth provider that a namespace still names: keep such
+    // providers until the namespaces have been updated or deleted.
+    let removed: Vec<&AuthProvider> = api
+        .config
+        .auth_providers
+        .iter()
+        .filter(|p| {
+            !desired
+                .auth_providers
+                .iter()
+                .any(|d| d.auth_type == p.auth_type)
+        })
+        .filter(|p| {
+            namespaces.values().any(|ns| {
+                ns.config.publish_auth_modes.contains(&p.auth_type)
+                    || ns.config.subscribe_auth_modes.contains(&p.auth_type)
+            })
+        })
+        .collect();
+    let interim = (config_changed && !removed.is_empty()).then(|| {
+        let mut interim = desired.clone();
+        interim
+            .auth_providers
+            .extend(removed.iter().map(|p| (*p).clone()));
+        interim.normalise();
+        interim
+    });
+    if interim.is_some() {
+        let types: Vec<&str> = removed.iter().map(|p| p.auth_type.as_str()).collect();
+        let note = format!(
+            "{} removed only after the namespaces that use it",
+            types.join(", ")
+        );
+        reason = Some(match reason {
+            Some(r) => format!("{r}; {note}"),
+            None => note,
+        });
+    }
     Some(Change {
         address: "api".into(),
         resource: ResourceKind::Api,
@@ -237,7 +285,8 @@ fn api_change(desired: &ApiConfig, observed: Option<&ObservedApi>, adopt: bool) 
         operation: Operation::UpdateApi {
             id: api.id.clone(),
             arn: api.arn.clone(),
-            config: config_changed.then(|| desired.clone()),
+            config: config_changed.then(|| Box::new(desired.clone())),
+            interim: interim.map(Box::new),
             tag,
             untag,
         },

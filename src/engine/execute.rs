@@ -143,6 +143,8 @@ enum Phase {
     Api,
     Children,
     Prune,
+    /// The API's final configuration, when auth providers go away (see `Operation::UpdateApi`).
+    ApiFinal,
     DestroyApi,
 }
 
@@ -183,7 +185,13 @@ pub async fn execute<C: ControlPlane>(
     let mut api_after = None;
     let mut blocked = false;
 
-    for phase in [Phase::Api, Phase::Children, Phase::Prune, Phase::DestroyApi] {
+    for phase in [
+        Phase::Api,
+        Phase::Children,
+        Phase::Prune,
+        Phase::ApiFinal,
+        Phase::DestroyApi,
+    ] {
         let work: Vec<(usize, Step)> = plan
             .changes
             .iter()
@@ -206,7 +214,7 @@ pub async fn execute<C: ControlPlane>(
         }
         let concurrency = match phase {
             Phase::Children | Phase::Prune => options.concurrency.max(1),
-            Phase::Api | Phase::DestroyApi => 1,
+            Phase::Api | Phase::ApiFinal | Phase::DestroyApi => 1,
         };
         let id = api_id.clone();
         let results: Vec<(usize, Status, Option<ObservedApi>)> = futures_util::stream::iter(work)
@@ -218,7 +226,7 @@ pub async fn execute<C: ControlPlane>(
                     if ctx.interrupt.is_triggered() {
                         return (i, Status::NotStarted, None);
                     }
-                    let (status, api) = run(ctx, change, step, id.as_deref()).await;
+                    let (status, api) = run(ctx, change, phase, step, id.as_deref()).await;
                     (i, status, api)
                 }
             })
@@ -272,7 +280,10 @@ pub async fn execute<C: ControlPlane>(
 fn steps_of(change: &Change) -> Vec<(Phase, Step)> {
     match change.operation {
         Operation::CreateApi { .. } => vec![(Phase::Api, Step::Create)],
-        Operation::UpdateApi { .. } => vec![(Phase::Api, Step::Update)],
+        Operation::UpdateApi { ref interim, .. } => match interim {
+            Some(_) => vec![(Phase::Api, Step::Update), (Phase::ApiFinal, Step::Update)],
+            None => vec![(Phase::Api, Step::Update)],
+        },
         Operation::DeleteApi { .. } => vec![(Phase::DestroyApi, Step::Delete)],
         Operation::CreateNamespace { .. } | Operation::CreateKey { .. } => {
             vec![(Phase::Children, Step::Create)]
@@ -297,13 +308,14 @@ fn steps_of(change: &Change) -> Vec<(Phase, Step)> {
 async fn run<C: ControlPlane>(
     ctx: &Ctx<'_, C>,
     change: &Change,
+    phase: Phase,
     step: Step,
     api_id: Option<&str>,
 ) -> (Status, Option<ObservedApi>) {
     let address = change.address.as_str();
     ctx.progress.event(Event::Started { address, step });
     let started = Instant::now();
-    let result = perform(ctx, change, step, api_id).await;
+    let result = perform(ctx, change, phase, api_id).await;
     match result {
         Ok((api, note)) => {
             ctx.progress.event(Event::Finished {
@@ -332,7 +344,7 @@ const LOST_ANSWER: &str = "found it already made: an earlier answer was lost";
 async fn perform<C: ControlPlane>(
     ctx: &Ctx<'_, C>,
     change: &Change,
-    step: Step,
+    phase: Phase,
     api_id: Option<&str>,
 ) -> StepResult {
     let cp = ctx.cp;
@@ -346,13 +358,25 @@ async fn perform<C: ControlPlane>(
             )
         })
     };
-    match (&change.operation, step) {
+    match (&change.operation, phase) {
         (Operation::CreateApi { config }, _) => create_api(ctx, &change.address, config).await,
+        (
+            Operation::UpdateApi {
+                id,
+                config: Some(config),
+                ..
+            },
+            Phase::ApiFinal,
+        ) => Ok((
+            Some(retry_conflicts(retry, || cp.update_api(id, config)).await?),
+            None,
+        )),
         (
             Operation::UpdateApi {
                 id,
                 arn,
                 config,
+                interim,
                 tag,
                 untag,
             },
@@ -360,7 +384,7 @@ async fn perform<C: ControlPlane>(
         ) => {
             // Tag first: an adopted API is owned from here on, even if the update fails.
             set_tags(ctx, arn, tag, untag).await?;
-            let api = match config {
+            let api = match interim.as_ref().or(config.as_ref()) {
                 Some(config) => Some(retry_conflicts(retry, || cp.update_api(id, config)).await?),
                 None => None,
             };
@@ -371,7 +395,7 @@ async fn perform<C: ControlPlane>(
             Ok((None, None))
         }
         (Operation::CreateNamespace { config }, _)
-        | (Operation::ReplaceNamespace { config, .. }, Step::Create) => {
+        | (Operation::ReplaceNamespace { config, .. }, Phase::Children) => {
             create_namespace(ctx, &change.address, need_id()?, config).await
         }
         (Operation::ReplaceNamespace { old_name, .. }, _)

@@ -58,6 +58,11 @@ impl Memory {
         lock(&self.faults).entry(op).or_default().extend(faults);
     }
 
+    /// Every call so far, in order.
+    pub fn call_log(&self) -> Vec<&'static str> {
+        lock(&self.calls).clone()
+    }
+
     /// How many times `op` was called.
     pub fn calls(&self, op: &str) -> usize {
         lock(&self.calls).iter().filter(|c| **c == op).count()

@@ -152,11 +152,14 @@ pub enum Operation {
     CreateApi {
         config: ApiConfig,
     },
-    /// Update the API (when `config` is set) and its tags.
+    /// Update the API (when `config` is set) and its tags. When auth providers that
+    /// namespaces still use go away, `interim` (the new configuration that still keeps them) is
+    /// set first and `config` only after the namespaces were updated or deleted.
     UpdateApi {
         id: String,
         arn: String,
-        config: Option<ApiConfig>,
+        config: Option<Box<ApiConfig>>,
+        interim: Option<Box<ApiConfig>>,
         tag: Tags,
         untag: Vec<String>,
     },

@@ -528,3 +528,37 @@ fn namespace_auth_modes_filled_in_by_the_service_count_as_inherited() {
         plan.changes
     );
 }
+
+#[tokio::test]
+async fn an_auth_provider_goes_away_only_after_the_namespaces_that_use_it() {
+    let mem = Memory::new();
+    let mut iam = namespace("rooms");
+    iam.publish_auth_modes = modes(&[AuthType::AwsIam]);
+    let desired = spec(&[iam], &[]);
+    apply_with(&mem, &desired, options(NOW)).await;
+
+    let mut without = spec(&[namespace("rooms")], &[]);
+    without.api.auth_providers = vec![provider(AuthType::ApiKey)];
+    let (plan, report) = apply_with(&mem, &without, options(NOW)).await;
+    assert!(report.succeeded(), "{report:?}");
+    let reason = plan.changes[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("AWS_IAM removed only after the namespaces"),
+        "{reason}"
+    );
+    let log = mem.call_log();
+    let updates: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == "UpdateApi")
+        .map(|(i, _)| i)
+        .collect();
+    let ns = log
+        .iter()
+        .position(|c| *c == "UpdateChannelNamespace")
+        .expect("namespace updated");
+    assert_eq!(updates.len(), 2, "{log:?}");
+    assert!(updates[0] < ns && ns < updates[1], "{log:?}");
+    let (after, _) = plan_with(&mem, &without, options(NOW)).await;
+    assert!(!after.has_changes(), "{:#?}", after.changes);
+}

@@ -11,7 +11,10 @@ use crate::plan_support::{Stage, spec_yaml};
 #[test]
 fn creates_everything_then_has_nothing_to_do() {
     let stage = Stage::new();
-    let spec = stage.spec("api.yaml", &spec_yaml("chat", &["default", "rooms"], &["ci", "web"]));
+    let spec = stage.spec(
+        "api.yaml",
+        &spec_yaml("chat", &["default", "rooms"], &["ci", "web"]),
+    );
     let run = stage.run(&["apply", &spec, "--auto-approve"]);
     run.success();
     assert_eq!(
@@ -26,16 +29,18 @@ fn creates_everything_then_has_nothing_to_do() {
         "namespace.rooms: Creation complete after",
         "key.web: Creation complete after",
     ]);
-    let api_done = run.stderr.find("api: Creation complete").unwrap_or(usize::MAX);
+    let api_done = run
+        .stderr
+        .find("api: Creation complete")
+        .unwrap_or(usize::MAX);
     let first_child = run.stderr.find("namespace.default: Creating").unwrap_or(0);
     assert!(api_done < first_child, "{}", run.stderr);
 
-    let (id, _, tags) = stage
-        .apis()
-        .into_iter()
-        .next()
-        .expect("one API");
-    assert_eq!(tags.get("evctl:managed-by").map(String::as_str), Some("evctl"));
+    let (id, _, tags) = stage.apis().into_iter().next().expect("one API");
+    assert_eq!(
+        tags.get("evctl:managed-by").map(String::as_str),
+        Some("evctl")
+    );
     assert_eq!(stage.namespaces(&id), ["default", "rooms"]);
     let descriptions: Vec<Option<String>> = stage.keys(&id).into_iter().map(|k| k.1).collect();
     assert_eq!(descriptions.len(), 2);
@@ -50,7 +55,10 @@ fn creates_everything_then_has_nothing_to_do() {
 #[test]
 fn removed_namespaces_and_keys_are_deleted_unless_no_prune() {
     let stage = Stage::new();
-    let full = stage.spec("full.yaml", &spec_yaml("chat", &["a", "b", "c"], &["ci", "web"]));
+    let full = stage.spec(
+        "full.yaml",
+        &spec_yaml("chat", &["a", "b", "c"], &["ci", "web"]),
+    );
     stage.run(&["apply", &full, "--auto-approve"]).success();
     let id = stage.api_id("chat");
     stage.remember_keys();
@@ -119,7 +127,10 @@ fn a_renamed_namespace_is_replaced_new_first() {
     let created = run.stderr.find("namespace.rooms: Creation complete");
     let deleted = run.stderr.find("namespace.rooms: Destruction complete");
     assert!(created.is_some() && created < deleted, "{}", run.stderr);
-    assert_eq!(stage.namespaces(&stage.api_id("chat")), ["default", "rooms"]);
+    assert_eq!(
+        stage.namespaces(&stage.api_id("chat")),
+        ["default", "rooms"]
+    );
 }
 
 #[test]
@@ -166,7 +177,10 @@ fn without_a_terminal_apply_needs_auto_approve_and_calls_nothing() {
         .run(&["apply", &spec])
         .code(1)
         .stderr_has(&["stdin is not a terminal", "--auto-approve"]);
-    stage.run(&["destroy", &spec]).code(1).stderr_has(&["--auto-approve"]);
+    stage
+        .run(&["destroy", &spec])
+        .code(1)
+        .stderr_has(&["--auto-approve"]);
     let stats = stage.block_on(crate::support::emulator_stats(&stage.endpoint()));
     assert_eq!(stats["requests"], 0, "{stats}");
 }
@@ -181,9 +195,9 @@ fn ctrl_c_finishes_the_steps_in_flight_reports_and_exits_130() {
     let mut child = stage
         .process(&["apply", &spec, "--auto-approve", "--concurrency", "2"])
         .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn evctl apply");
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn evctl apply");
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = String::new();
@@ -207,7 +221,11 @@ fn ctrl_c_finishes_the_steps_in_flight_reports_and_exits_130() {
     }
     let out = child.wait_with_output().expect("wait");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "stdout:\n{stdout}\nstderr:\n{seen}");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stdout:\n{stdout}\nstderr:\n{seen}"
+    );
     assert!(seen.contains("Interrupted."), "{seen}");
     assert!(seen.contains("not started"), "{seen}");
     // Every step that started also finished.
@@ -215,7 +233,10 @@ fn ctrl_c_finishes_the_steps_in_flight_reports_and_exits_130() {
     let finished = seen.matches(": Creation complete").count();
     assert_eq!(started, finished, "{seen}");
     assert!(finished < 13, "{seen}");
-    assert!(stdout.starts_with("Apply complete! Resources: "), "{stdout}");
+    assert!(
+        stdout.starts_with("Apply complete! Resources: "),
+        "{stdout}"
+    );
 
     // Running it again finishes the job.
     stage.run(&["apply", &spec, "--auto-approve"]).success();
@@ -274,7 +295,11 @@ fn one_faulty_run(seed: u64, yaml: &str) {
         apply.stdout, apply.stderr
     );
     let plan = stage.run(&["plan", &spec, "--detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "seed {seed}: a second plan is not empty\n{}{}", plan.stdout, plan.stderr);
+    assert_eq!(
+        plan.code, 0,
+        "seed {seed}: a second plan is not empty\n{}{}",
+        plan.stdout, plan.stderr
+    );
     // Exactly one API, 20 namespaces, 2 keys: read without faults getting in the way.
     let apis = retrying(|| stage.try_apis());
     assert_eq!(apis.len(), 1, "seed {seed}: {apis:?}");
@@ -292,15 +317,21 @@ fn retrying<T>(f: impl Fn() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "gave up reading through the faults");
+        assert!(
+            Instant::now() < deadline,
+            "gave up reading through the faults"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 #[test]
-fn verbose_logs_never_show_key_values() {
+fn trace_logs_never_show_key_values() {
     let stage = Stage::new();
-    let v1 = stage.spec("v1.yaml", &spec_yaml("chat", &["default"], &["ci", "web", "old"]));
+    let v1 = stage.spec(
+        "v1.yaml",
+        &spec_yaml("chat", &["default"], &["ci", "web", "old"]),
+    );
     let apply = stage.cmd(&["-vv", "apply", &v1, "--auto-approve"]);
     stage.run_cmd(&["-vv", "apply"], apply).success();
     stage.remember_keys();
@@ -312,9 +343,15 @@ fn verbose_logs_never_show_key_values() {
             "  - name: web\n    description: renamed\n    expires: 30d\n",
         ),
     );
-    let cmd = stage.cmd(&["-vv", "apply", &v2, "--auto-approve"]);
+    // The most a user can ask for: RUST_LOG=trace (the SDK would log bodies and URIs).
+    let mut cmd = stage.cmd(&["-vv", "apply", &v2, "--auto-approve"]);
+    cmd.env("RUST_LOG", "trace");
     let run = stage.run_cmd(&["-vv", "apply"], cmd);
     run.success().stdout_has(&["1 changed, 1 destroyed"]);
-    assert!(run.stderr.len() > 1000, "-vv should log a lot: {}", run.stderr);
+    assert!(
+        run.stderr.len() > 1000,
+        "-vv should log a lot: {}",
+        run.stderr
+    );
     assert!(stage.assert_no_key_leaks() >= 3);
 }

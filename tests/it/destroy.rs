@@ -6,7 +6,10 @@ use crate::plan_support::{Stage, spec_yaml};
 #[test]
 fn destroy_deletes_the_api_and_a_second_destroy_has_nothing_to_do() {
     let stage = Stage::new();
-    let spec = stage.spec("api.yaml", &spec_yaml("chat", &["default", "rooms"], &["ci"]));
+    let spec = stage.spec(
+        "api.yaml",
+        &spec_yaml("chat", &["default", "rooms"], &["ci"]),
+    );
     stage.run(&["apply", &spec, "--auto-approve"]).success();
     stage.remember_keys();
 

@@ -2,10 +2,15 @@
 //! against the emulator over loopback. Modules are grouped by feature; shared helpers live in
 //! `support`.
 
+mod apply;
 mod ci;
 mod cli;
 mod dataplane;
+mod destroy;
 mod emulator;
+mod outputs;
+mod plan;
+mod plan_support;
 mod spec;
 mod spec_corpus;
 mod spec_hostile;

@@ -36,7 +36,11 @@ fn text_and_json_name_everything_a_client_needs() {
     assert_eq!(v["http_url"], format!("http://{http}/event").as_str());
     assert_eq!(
         v["realtime_url"],
-        format!("ws://{}/event/realtime", v["realtime_host"].as_str().unwrap_or("")).as_str()
+        format!(
+            "ws://{}/event/realtime",
+            v["realtime_host"].as_str().unwrap_or("")
+        )
+        .as_str()
     );
     assert_eq!(v["keys"][0]["name"], "ci-bot");
     assert_eq!(v["keys"][0]["value"], key.as_str());
@@ -80,7 +84,10 @@ fn github_appends_outputs_and_masks_every_key_value_first() {
     let written = std::fs::read_to_string(&github_output).expect("read");
     assert!(written.starts_with("earlier=kept\n"), "{written}");
     assert!(written.contains(&format!("api_id={id}\n")), "{written}");
-    assert!(written.contains(&format!("api_key_ci_bot={key}\n")), "{written}");
+    assert!(
+        written.contains(&format!("api_key_ci_bot={key}\n")),
+        "{written}"
+    );
 
     // Without $GITHUB_OUTPUT it says what is missing.
     stage

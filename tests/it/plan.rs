@@ -11,7 +11,10 @@ use crate::plan_support::{Stage, spec_yaml};
 #[test]
 fn a_new_api_plans_every_resource_and_detailed_exitcode_says_changes() {
     let stage = Stage::new();
-    let spec = stage.spec("api.yaml", &spec_yaml("chat", &["default", "rooms"], &["ci"]));
+    let spec = stage.spec(
+        "api.yaml",
+        &spec_yaml("chat", &["default", "rooms"], &["ci"]),
+    );
 
     let plan = stage.run(&["plan", &spec, "--detailed-exitcode"]);
     plan.code(2).stdout_has(&[
@@ -134,7 +137,10 @@ fn the_json_plan_is_the_same_plan_as_data() {
     let plan = json_plan(&stage, &["plan", &v2, "-o", "json"]);
     assert_eq!(plan.format_version, "1.0");
     assert_eq!(plan.kind, "apply");
-    assert_eq!(plan.target.endpoint.as_deref(), Some(stage.endpoint().as_str()));
+    assert_eq!(
+        plan.target.endpoint.as_deref(),
+        Some(stage.endpoint().as_str())
+    );
     assert_eq!(plan.target.region, "us-east-1");
     assert_eq!(plan.api.name, "chat");
     assert_eq!(plan.api.id.as_deref(), Some(id.as_str()));
@@ -148,10 +154,20 @@ fn the_json_plan_is_the_same_plan_as_data() {
             destroy: 1
         }
     );
-    let by_address: BTreeMap<&str, &ChangeJson> =
-        plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
+    let by_address: BTreeMap<&str, &ChangeJson> = plan
+        .changes
+        .iter()
+        .map(|c| (c.address.as_str(), c))
+        .collect();
     let api = by_address["api"];
-    assert_eq!((api.resource.as_str(), api.action.as_str(), api.name.as_str()), ("api", "update", "chat"));
+    assert_eq!(
+        (
+            api.resource.as_str(),
+            api.action.as_str(),
+            api.name.as_str()
+        ),
+        ("api", "update", "chat")
+    );
     assert_eq!(api.fields.len(), 1);
     assert_eq!(api.fields[0].path, "ownerContact");
     assert_eq!(api.fields[0].old, None);
@@ -270,7 +286,11 @@ fn line_endings_and_trailing_newlines_in_handler_code_do_not_churn() {
             + &format!("channelNamespaces:\n  - name: rooms\n    codeHandlers: {{file: {file}}}\n")
     };
     std::fs::write(stage.path("lf.js"), code).expect("write");
-    std::fs::write(stage.path("crlf.js"), code.replace('\n', "\r\n") + "\r\n\r\n").expect("write");
+    std::fs::write(
+        stage.path("crlf.js"),
+        code.replace('\n', "\r\n") + "\r\n\r\n",
+    )
+    .expect("write");
     let lf = stage.spec("lf.yaml", &spec("lf.js"));
     let crlf = stage.spec("crlf.yaml", &spec("crlf.js"));
     stage.run(&["apply", &lf, "--auto-approve"]).success();
@@ -315,7 +335,9 @@ fn a_same_name_api_that_evctl_did_not_create_is_refused_then_adopted() {
             "      + tags[\"evctl:managed-by\"] = \"evctl\"\n",
             "  # namespace.default will be created\n",
         ]);
-    stage.run(&["apply", &spec, "--adopt", "--auto-approve"]).success();
+    stage
+        .run(&["apply", &spec, "--adopt", "--auto-approve"])
+        .success();
     // Owned now: plain runs find it, and there is still exactly one API.
     stage.run(&["plan", &spec, "--detailed-exitcode"]).code(0);
     assert_eq!(stage.api_id("chat"), id);
@@ -336,13 +358,19 @@ fn two_owned_apis_with_one_name_are_an_error_that_lists_their_ids() {
                 .send()
                 .await
                 .expect("CreateApi");
-            ids.push(out.api().and_then(|a| a.api_id()).unwrap_or_default().to_string());
+            ids.push(
+                out.api()
+                    .and_then(|a| a.api_id())
+                    .unwrap_or_default()
+                    .to_string(),
+            );
         }
         ids
     });
     let spec = stage.spec("api.yaml", &spec_yaml("chat", &[], &[]));
     let run = stage.run(&["plan", &spec]);
-    run.code(1).stderr_has(&[&ids[0], &ids[1], "2 APIs named \"chat\""]);
+    run.code(1)
+        .stderr_has(&[&ids[0], &ids[1], "2 APIs named \"chat\""]);
 }
 
 #[test]
@@ -364,20 +392,23 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_the_live_state_moved() {
         assert!(!file.contains(&value), "the saved plan holds a key value");
     }
 
-    let changed = stage.spec(
-        "v2.yaml",
-        &spec_yaml("chat", &["default", "more"], &["ci"]),
-    );
+    let changed = stage.spec("v2.yaml", &spec_yaml("chat", &["default", "more"], &["ci"]));
     let stale = stage.path("stale.json").to_string_lossy().into_owned();
     stage.run(&["plan", &changed, "--out", &stale]).success();
     // Someone changes the API in between.
-    let other = stage.spec("other.yaml", &spec_yaml("chat", &["default", "other"], &["ci"]));
+    let other = stage.spec(
+        "other.yaml",
+        &spec_yaml("chat", &["default", "other"], &["ci"]),
+    );
     stage.run(&["apply", &other, "--auto-approve"]).success();
     stage
         .run(&["apply", &stale])
         .code(1)
         .stderr_has(&["has changed since the plan was made", "evctl plan"]);
-    assert_eq!(stage.namespaces(&stage.api_id("chat")), ["default", "other"]);
+    assert_eq!(
+        stage.namespaces(&stage.api_id("chat")),
+        ["default", "other"]
+    );
 
     // A saved plan made against another endpoint is refused too.
     let elsewhere = Stage::new();

@@ -169,7 +169,12 @@ impl Stage {
         };
         if args.first() != Some(&"outputs") {
             let mut t = self.transcript.borrow_mut();
-            t.push_str(&format!("$ evctl {}\n{}{}", args.join(" "), run.stdout, run.stderr));
+            t.push_str(&format!(
+                "$ evctl {}\n{}{}",
+                args.join(" "),
+                run.stdout,
+                run.stderr
+            ));
         }
         run
     }
@@ -263,7 +268,12 @@ impl Stage {
                 .items()
                 .send();
             while let Some(ns) = pages.next().await {
-                out.push(ns.expect("ListChannelNamespaces").name().unwrap_or_default().to_string());
+                out.push(
+                    ns.expect("ListChannelNamespaces")
+                        .name()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
             }
             out.sort();
             out

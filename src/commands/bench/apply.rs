@@ -15,11 +15,11 @@ use crate::cli::{AwsArgs, BenchApplyArgs, OutputFormat};
 use crate::commands::plan::now;
 use crate::control::sdk::SdkControlPlane;
 use crate::control::{ControlPlane, RetryPolicy};
+use crate::emulator::{Config, Emulator};
 use crate::engine::diff::renewal_validity;
 use crate::engine::{
     DiffOptions, ExecOptions, Interrupt, ReadOptions, Silent, execute, plan_apply,
 };
-use crate::emulator::{Config, Emulator};
 use crate::exit::ExitStatus;
 use crate::model::{
     ApiConfig, AuthProvider, AuthType, DesiredState, KeyConfig, KeyExpiry, NamespaceConfig,
@@ -77,17 +77,27 @@ pub async fn run(args: BenchApplyArgs, printer: &Printer) -> anyhow::Result<Exit
     Ok(ExitStatus::Success)
 }
 
-async fn measure(args: &BenchApplyArgs, runs: usize, endpoint: &str) -> anyhow::Result<BenchReport> {
+async fn measure(
+    args: &BenchApplyArgs,
+    runs: usize,
+    endpoint: &str,
+) -> anyhow::Result<BenchReport> {
     let aws = AwsArgs {
         profile: None,
         region: Some("us-east-1".into()),
         endpoint_url: Some(endpoint.to_string()),
     };
     let retry = RetryPolicy::default();
-    let cp = SdkControlPlane::connect(&aws, retry).await?;
+    let credentials = Config::default().credentials;
+    let cp = SdkControlPlane::connect_as(
+        &aws,
+        retry,
+        Some((&credentials.access_key_id, &credentials.secret_access_key)),
+    )
+    .await?;
     let stats = Stats::new(endpoint);
     let read = ReadOptions {
-        concurrency: CONCURRENCY,
+        concurrency: crate::commands::plan::READ_CONCURRENCY,
         retry,
     };
 
@@ -123,12 +133,24 @@ async fn measure(args: &BenchApplyArgs, runs: usize, endpoint: &str) -> anyhow::
         let apply_time = t.elapsed();
         let apply_calls = stats.get().await?;
         if !report.succeeded() {
-            anyhow::bail!("evctl's apply failed: {:?}", report.failures().collect::<Vec<_>>());
+            anyhow::bail!(
+                "evctl's apply failed: {:?}",
+                report.failures().collect::<Vec<_>>()
+            );
         }
 
         stats.reset().await?;
         let t = Instant::now();
-        let again = plan_apply(&cp, &desired, DiffOptions { now: now(), ..options }, read).await?;
+        let again = plan_apply(
+            &cp,
+            &desired,
+            DiffOptions {
+                now: now(),
+                ..options
+            },
+            read,
+        )
+        .await?;
         let again_time = t.elapsed();
         let again_calls = stats.get().await?;
         if again.plan.has_changes() {
@@ -146,14 +168,26 @@ async fn measure(args: &BenchApplyArgs, runs: usize, endpoint: &str) -> anyhow::
         for (op, n) in &apply_calls {
             *total_calls.entry(op.clone()).or_default() += n;
         }
-        samples.entry("plan").or_default().push((plan_time, plan_calls));
-        samples.entry("apply").or_default().push((apply_time, apply_calls));
+        samples
+            .entry("plan")
+            .or_default()
+            .push((plan_time, plan_calls));
+        samples
+            .entry("apply")
+            .or_default()
+            .push((apply_time, apply_calls));
         samples
             .entry("total")
             .or_default()
             .push((plan_time + apply_time, total_calls));
-        samples.entry("script").or_default().push((script_time, script_calls));
-        samples.entry("again").or_default().push((again_time, again_calls));
+        samples
+            .entry("script")
+            .or_default()
+            .push((script_time, script_calls));
+        samples
+            .entry("again")
+            .or_default()
+            .push((again_time, again_calls));
     }
 
     let mut take = |name: &str| median(samples.remove(name).unwrap_or_default());
@@ -177,7 +211,10 @@ async fn measure(args: &BenchApplyArgs, runs: usize, endpoint: &str) -> anyhow::
 /// The alternative: what a straightforward script does, one call after another.
 async fn sequential_script(cp: &SdkControlPlane, desired: &DesiredState) -> anyhow::Result<()> {
     let existing = cp.list_apis().await?;
-    if existing.iter().any(|l| l.api.config.name == desired.api.name) {
+    if existing
+        .iter()
+        .any(|l| l.api.config.name == desired.api.name)
+    {
         anyhow::bail!("the script's API already exists");
     }
     let mut tags = Tags::new();
@@ -273,13 +310,16 @@ fn render(r: &BenchReport, args: &BenchApplyArgs) -> String {
             .map(|(op, n)| format!("{op} {n}"))
             .collect::<Vec<_>>()
             .join(", ");
-        format!("  {label:<34} {:>8.0} ms  {:>4}  {ops}\n", m.millis, m.calls)
+        format!(
+            "  {label:<34} {:>8.0} ms  {:>4}  {ops}\n",
+            m.millis, m.calls
+        )
     };
     let mut out = format!(
         "evctl bench apply: {} namespaces, {} keys, emulator latency {} ms per call, median of {} run(s)\n\n  {:<34} {:>11}  {:>4}  {}\n",
         r.namespaces, r.keys, r.latency_ms, r.runs, "", "time", "calls", "by operation"
     );
-    out.push_str(&row(&format!("evctl plan (new API)"), &r.evctl_plan));
+    out.push_str(&row("evctl plan (new API)", &r.evctl_plan));
     out.push_str(&row(
         &format!("evctl apply (concurrency {})", r.concurrency),
         &r.evctl_apply,
