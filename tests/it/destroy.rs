@@ -43,16 +43,7 @@ fn destroy_deletes_the_api_and_a_second_destroy_has_nothing_to_do() {
 #[test]
 fn destroy_never_touches_an_api_evctl_did_not_create() {
     let stage = Stage::new();
-    let client = stage.sdk();
-    stage.block_on(async {
-        client
-            .create_api()
-            .name("chat")
-            .event_config(crate::support::event_config())
-            .send()
-            .await
-            .expect("CreateApi")
-    });
+    stage.create_api("chat", false);
     let spec = stage.spec("api.yaml", &spec_yaml("chat", &[], &[]));
     stage
         .run(&["destroy", &spec, "--auto-approve"])

@@ -80,7 +80,20 @@ fn github_appends_outputs_and_masks_every_key_value_first() {
     cmd.env("GITHUB_OUTPUT", &github_output);
     let run = stage.run_cmd(&["outputs"], cmd);
     run.success();
-    assert_eq!(run.stdout, format!("::add-mask::{key}\n"));
+    // Workflow commands go to stderr (the runner reads both streams); the mask comes before
+    // anything else could show the value.
+    assert!(
+        run.stderr.starts_with(&format!("::add-mask::{key}\n")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches(key.as_str()).count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains(&key), "{}", run.stdout);
     let written = std::fs::read_to_string(&github_output).expect("read");
     assert!(written.starts_with("earlier=kept\n"), "{written}");
     assert!(written.contains(&format!("api_id={id}\n")), "{written}");

@@ -303,19 +303,7 @@ fn line_endings_and_trailing_newlines_in_handler_code_do_not_churn() {
 #[test]
 fn a_same_name_api_that_evctl_did_not_create_is_refused_then_adopted() {
     let stage = Stage::new();
-    let client = stage.sdk();
-    let id = stage.block_on(async {
-        client
-            .create_api()
-            .name("chat")
-            .event_config(crate::support::event_config())
-            .send()
-            .await
-            .expect("CreateApi")
-            .api()
-            .and_then(|a| a.api_id().map(str::to_string))
-            .expect("api id")
-    });
+    let id = stage.create_api("chat", false);
     let spec = stage.spec("api.yaml", &spec_yaml("chat", &["default"], &[]));
 
     let refusal = format!("an API named \"chat\" exists ({id}) but evctl did not create it");
@@ -346,27 +334,10 @@ fn a_same_name_api_that_evctl_did_not_create_is_refused_then_adopted() {
 #[test]
 fn two_owned_apis_with_one_name_are_an_error_that_lists_their_ids() {
     let stage = Stage::new();
-    let client = stage.sdk();
-    let ids: Vec<String> = stage.block_on(async {
-        let mut ids = Vec::new();
-        for _ in 0..2 {
-            let out = client
-                .create_api()
-                .name("chat")
-                .tags("evctl:managed-by", "evctl")
-                .event_config(crate::support::event_config())
-                .send()
-                .await
-                .expect("CreateApi");
-            ids.push(
-                out.api()
-                    .and_then(|a| a.api_id())
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-        }
-        ids
-    });
+    let ids = [
+        stage.create_api("chat", true),
+        stage.create_api("chat", true),
+    ];
     let spec = stage.spec("api.yaml", &spec_yaml("chat", &[], &[]));
     let run = stage.run(&["plan", &spec]);
     run.code(1)

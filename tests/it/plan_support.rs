@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::support::{EmulatorProcess, evctl, sdk_client, write};
+use crate::support::{CLEAN_ENV, EmulatorProcess, evctl, sdk_client, write};
 
 /// An API as listed: (id, name, tags).
 pub type Api = (String, String, std::collections::HashMap<String, String>);
@@ -139,15 +139,7 @@ impl Stage {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", std::env::temp_dir())
-            .envs([
-                ("AWS_ACCESS_KEY_ID", "test"),
-                ("AWS_SECRET_ACCESS_KEY", "test"),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-                ("AWS_CONFIG_FILE", "/dev/null"),
-                ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-                ("NO_COLOR", "1"),
-            ])
+            .envs(CLEAN_ENV.iter().copied())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .args(args)
             .stdin(std::process::Stdio::null());
@@ -190,6 +182,26 @@ impl Stage {
 
     pub fn sdk(&self) -> aws_sdk_appsync::Client {
         sdk_client(self.emulator.endpoint())
+    }
+
+    /// Creates an API named `name` directly through the SDK (as someone else would), with the
+    /// ownership tag when `owned`; returns its id.
+    pub fn create_api(&self, name: &str, owned: bool) -> String {
+        let client = self.sdk();
+        self.block_on(async {
+            let mut req = client
+                .create_api()
+                .name(name)
+                .event_config(crate::support::event_config());
+            if owned {
+                req = req.tags("evctl:managed-by", "evctl");
+            }
+            let out = req.send().await.expect("CreateApi");
+            out.api()
+                .and_then(|a| a.api_id())
+                .unwrap_or_default()
+                .to_string()
+        })
     }
 
     /// Every API: (id, name, tags).

@@ -27,7 +27,7 @@ use aws_sdk_appsync::types::{AuthMode, AuthProvider, AuthenticationType, EventCo
 
 /// The environment every child process gets: fake credentials, no profile files, no instance
 /// metadata, no colours (plus PATH and HOME).
-const CLEAN_ENV: &[(&str, &str)] = &[
+pub const CLEAN_ENV: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_ID", "test"),
     ("AWS_SECRET_ACCESS_KEY", "test"),
     ("AWS_REGION", "us-east-1"),

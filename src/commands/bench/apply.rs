@@ -329,7 +329,7 @@ fn render(r: &BenchReport, args: &BenchApplyArgs) -> String {
     out.push_str(&row("evctl plan (no changes)", &r.evctl_plan_no_changes));
     out.push_str(&format!(
         "\n  evctl is {:.1}x faster than the sequential script (plan + apply vs. script).\n\
-         \x20 Reproduce: cargo run --release -- bench apply --latency {} --namespaces {} --keys {} --runs {}\n",
+         \x20 Reproduce: cargo run --locked -- bench apply --latency {} --namespaces {} --keys {} --runs {}\n",
         r.speedup,
         humantime::format_duration(args.latency),
         r.namespaces,
