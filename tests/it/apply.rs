@@ -355,3 +355,131 @@ fn trace_logs_never_show_key_values() {
     );
     assert!(stage.assert_no_key_leaks() >= 3);
 }
+
+/// Runs `evctl ARGS` on a pseudo-terminal (util-linux `script`), typing `answer` once asked.
+fn on_a_terminal(stage: &Stage, args: &[&str], answer: &str) -> (Option<i32>, String) {
+    let mut line = vec![env!("CARGO_BIN_EXE_evctl").to_string()];
+    line.extend(args.iter().map(|a| format!("'{a}'")));
+    let mut cmd = stage.process(&[]);
+    cmd.env("TERM", "dumb");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the command on a pseudo-terminal");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    // Answer once the question is on the terminal.
+    let answer = answer.to_string();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut buf = [0u8; 1024];
+        let mut stdout = stdout;
+        let mut answered = false;
+        loop {
+            let n = std::io::Read::read(&mut stdout, &mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if !answered && seen.contains("Enter a value:") {
+                let _ = std::io::Write::write_all(&mut stdin, answer.as_bytes());
+                answered = true;
+            }
+        }
+        seen
+    });
+    let status = child.wait().expect("wait");
+    (status.code(), reader.join().expect("reader"))
+}
+
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_approves() {
+    let stage = Stage::new();
+    let spec = stage.spec("api.yaml", &spec_yaml("chat", &["default"], &[]));
+
+    let (code, screen) = on_a_terminal(&stage, &["apply", &spec], "no\n");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(
+        screen.contains("Do you want to perform these actions on API \"chat\"?"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("not confirmed: nothing was changed"),
+        "{screen}"
+    );
+    assert!(stage.apis().is_empty());
+
+    let (code, screen) = on_a_terminal(&stage, &["apply", &spec], "yes\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("Apply complete! Resources: 2 added"),
+        "{screen}"
+    );
+    assert_eq!(stage.apis().len(), 1);
+}
+
+#[test]
+fn json_output_reports_the_plan_and_every_outcome() {
+    let stage = Stage::new();
+    let spec = stage.spec("api.yaml", &spec_yaml("chat", &["a", "b"], &["ci"]));
+    let run = stage.run(&["-o", "json", "apply", &spec, "--auto-approve"]);
+    run.success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["status"], "applied");
+    assert_eq!(v["plan"]["summary"]["add"], 4);
+    assert_eq!(
+        v["done"],
+        serde_json::json!({"add": 4, "change": 0, "destroy": 0})
+    );
+    let outcomes = v["result"]["outcomes"].as_array().expect("outcomes");
+    assert_eq!(outcomes.len(), 4);
+    assert!(
+        outcomes.iter().all(|o| o["status"] == "done"),
+        "{outcomes:?}"
+    );
+    // The human-readable plan went to stderr, not into the document.
+    run.stderr_has(&["Plan: 4 to add"]);
+
+    let again = stage.run(&["-o", "json", "apply", &spec, "--auto-approve"]);
+    let v: serde_json::Value = serde_json::from_str(&again.stdout).expect("JSON");
+    assert_eq!(v["status"], "no_changes");
+    stage.assert_no_key_leaks();
+}
+
+#[test]
+fn lists_longer_than_a_page_are_read_to_the_end() {
+    let stage = Stage::new();
+    // More APIs than one ListApis page, the spec's own among the last ones.
+    for i in 0..27 {
+        stage.create_api(&format!("other-{i:02}"), i % 2 == 0);
+    }
+    let names: Vec<String> = (1..=30).map(|i| format!("ns{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let keys: Vec<String> = (1..=27).map(|i| format!("k{i:02}")).collect();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let spec = stage.spec("api.yaml", &spec_yaml("zz-chat", &refs, &key_refs));
+    stage.run(&["apply", &spec, "--auto-approve"]).success();
+    stage
+        .run(&["plan", &spec, "--detailed-exitcode"])
+        .code(0)
+        .stdout_has(&["No changes."]);
+    let id = stage.api_id("zz-chat");
+    assert_eq!(stage.namespaces(&id).len(), 30);
+    assert_eq!(stage.keys(&id).len(), 27);
+    // Dropping the last namespace and key is seen too (they are on the second page).
+    let fewer = stage.spec(
+        "fewer.yaml",
+        &spec_yaml("zz-chat", &refs[..29], &key_refs[..26]),
+    );
+    stage.run(&["plan", &fewer]).success().stdout_has(&[
+        "  # namespace.ns30 will be destroyed (not in the spec)",
+        "  # key.k27 will be destroyed (not in the spec)",
+        "Plan: 0 to add, 0 to change, 2 to destroy.",
+    ]);
+}
