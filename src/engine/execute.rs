@@ -500,11 +500,14 @@ async fn set_tags<C: ControlPlane>(
     Ok(())
 }
 
-/// A create, retried after transient errors; before each retry (except after throttling, which
-/// means the request was refused), `reread` checks whether the earlier attempt took effect.
+/// A create, retried after transient errors; before each retry (except after a refusal:
+/// throttling, or a parent not found), `reread` checks whether the earlier attempt took effect.
+/// With `parent_may_lag`, "not found" is retried too: right after CreateApi, AWS may not know
+/// the new API everywhere yet (it is eventually consistent).
 async fn create_with_reread<T, C, F, Fut, R, RFut>(
     ctx: &Ctx<'_, C>,
     address: &str,
+    parent_may_lag: bool,
     mut create: F,
     mut reread: R,
 ) -> Result<(T, bool), ControlError>
@@ -521,7 +524,7 @@ where
     retry_while(
         &ctx.options.retry,
         Some(ctx.interrupt),
-        ControlError::is_transient,
+        |e| e.is_transient() || (parent_may_lag && e.is_not_found()),
         || {
             let check = check_first.get();
             let create = create();
@@ -534,7 +537,10 @@ where
             }
         },
         |error, delay| {
-            check_first.set(error.kind != ErrorKind::Throttled);
+            check_first.set(!matches!(
+                error.kind,
+                ErrorKind::Throttled | ErrorKind::NotFound
+            ));
             ctx.progress.event(Event::Retrying {
                 address,
                 step: Step::Create,
@@ -557,6 +563,7 @@ async fn create_api<C: ControlPlane>(
     let (api, found) = create_with_reread(
         ctx,
         address,
+        false,
         || ctx.cp.create_api(config, &tags),
         || async move {
             let lookup = find_api(ctx.cp, ctx.api_name, &retry).await?;
@@ -584,6 +591,7 @@ async fn create_namespace<C: ControlPlane>(
     let (_, found) = create_with_reread(
         ctx,
         address,
+        true,
         || ctx.cp.create_namespace(api_id, config),
         || async move {
             match retry_conflicts(&retry, || ctx.cp.get_namespace(api_id, &config.name)).await {
@@ -609,6 +617,7 @@ async fn create_key<C: ControlPlane>(
     let (_, found) = create_with_reread(
         ctx,
         address,
+        true,
         || ctx.cp.create_key(api_id, description, expires),
         || async move {
             let keys = retry_conflicts(&retry, || ctx.cp.list_keys(api_id)).await?;

@@ -562,3 +562,19 @@ async fn an_auth_provider_goes_away_only_after_the_namespaces_that_use_it() {
     let (after, _) = plan_with(&mem, &without, options(NOW)).await;
     assert!(!after.has_changes(), "{:#?}", after.changes);
 }
+
+#[tokio::test]
+async fn children_wait_for_a_new_api_to_propagate() {
+    let mem = Memory::new();
+    // Eventual consistency: the first namespace create does not find the new API yet.
+    mem.script("CreateChannelNamespace", [Fault::Fail(ErrorKind::NotFound)]);
+    let desired = spec(&[namespace("a")], &[]);
+    let (_, report) = apply_with(&mem, &desired, options(NOW)).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(mem.calls("CreateChannelNamespace"), 2);
+    assert_eq!(
+        mem.calls("GetChannelNamespace"),
+        0,
+        "a refused create needs no re-read"
+    );
+}
