@@ -279,7 +279,7 @@ fn apply_converges_under_injected_faults_without_duplicates() {
 
 fn one_faulty_run(seed: u64, yaml: &str) {
     let seed_arg = seed.to_string();
-    let stage = Stage::with(&[
+    let mut stage = Stage::with(&[
         "--fault-rate",
         "0.3",
         "--faults",
@@ -287,6 +287,8 @@ fn one_faulty_run(seed: u64, yaml: &str) {
         "--seed",
         &seed_arg,
     ]);
+    // Patient enough that a run of bad luck (0.3^15 per call) never decides the outcome.
+    stage.set_env("EVCTL_MAX_ATTEMPTS", "15");
     let spec = stage.spec("api.yaml", yaml);
     let apply = stage.run(&["apply", &spec, "--auto-approve"]);
     assert_eq!(

@@ -109,6 +109,12 @@ impl Stage {
         }
     }
 
+    /// Sets an environment variable for every later `evctl` run of this stage.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
     pub fn endpoint(&self) -> String {
         self.emulator.endpoint().to_string()
     }
