@@ -149,9 +149,11 @@ async fn iam_from_default_chain(aws: &AwsArgs, region: &str) -> Result<Credentia
 pub fn print_report(printer: &Printer, report: &Report, github: bool) -> anyhow::Result<()> {
     printer.result(&smoke::render(printer.format, report)?);
     if printer.format != OutputFormat::Text {
-        for check in report.checks.iter().filter(|c| {
-            c.result == smoke::report::Outcome::Fail
-        }) {
+        for check in report
+            .checks
+            .iter()
+            .filter(|c| c.result == smoke::report::Outcome::Fail)
+        {
             printer.status(&format!(
                 "FAIL {} {} {}: {}",
                 check.namespace,

@@ -46,6 +46,9 @@ pub struct Scope {
     pub base: String,
     /// The namespace's effective auth modes; `None` when the namespace is not on the API.
     pub modes: Option<ScopeModes>,
+    /// An onSubscribe handler decides which subscriptions are allowed: a refused wildcard
+    /// subscription is its decision, not a fault.
+    pub subscribe_handler: bool,
 }
 
 /// Effective auth modes of a namespace (its own, else the API's defaults).
@@ -510,6 +513,12 @@ impl Runner<'_> {
                 Ok(sub) => sub,
                 Err(e) => {
                     conn.close().await;
+                    let refused = matches!(e, DataPlaneError::Rejected { .. });
+                    if refused && scope.subscribe_handler {
+                        return Ok(Err(format!(
+                            "the namespace's onSubscribe handler refused {pattern} ({e})"
+                        )));
+                    }
                     return Err(Failure::from_error(&format!("subscribe to {pattern}"), &e));
                 }
             };
@@ -524,10 +533,17 @@ impl Runner<'_> {
                 .await;
             let result = delivered.and_then(|l| inbox.exactly_once(&event, &fenced).map(|()| l));
             conn.close().await;
-            result
+            result.map(Ok)
         }
         .await;
-        apply(&mut row, result);
+        match result {
+            Ok(Err(skipped)) => {
+                row.result = Outcome::Skipped;
+                row.reason = Some(skipped);
+            }
+            Ok(Ok(latency)) => apply(&mut row, Ok(latency)),
+            Err(failure) => apply(&mut row, Err(failure)),
+        }
         row
     }
 

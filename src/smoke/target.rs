@@ -30,7 +30,8 @@ pub fn target(
         .map(|channel| {
             let base = format!("/{}", channel.trim_matches('/'));
             let namespace = base[1..].split('/').next().unwrap_or_default().to_string();
-            let modes = namespace_config(observed, &namespace).map(|ns| ScopeModes {
+            let observed_ns = namespace_config(observed, &namespace);
+            let modes = observed_ns.map(|ns| ScopeModes {
                 publish: effective(
                     &ns.publish_auth_modes,
                     &api.config.default_publish_auth_modes,
@@ -40,10 +41,16 @@ pub fn target(
                     &api.config.default_subscribe_auth_modes,
                 ),
             });
+            // The listing may not report handler code: the spec says what was applied.
+            let subscribe_handler = observed_ns
+                .into_iter()
+                .chain(desired.namespaces.get(&namespace))
+                .any(has_subscribe_handler);
             Scope {
                 namespace,
                 base,
                 modes,
+                subscribe_handler,
             }
         })
         .collect();
@@ -58,6 +65,15 @@ pub fn target(
 
 fn namespace_config<'a>(observed: &'a ObservedState, name: &str) -> Option<&'a NamespaceConfig> {
     observed.namespaces.get(name).map(|ns| &ns.config)
+}
+
+/// Whether an onSubscribe handler (code or a data-source integration) decides subscriptions.
+fn has_subscribe_handler(ns: &NamespaceConfig) -> bool {
+    ns.handler_configs.on_subscribe.is_some()
+        || ns
+            .code_handlers
+            .as_deref()
+            .is_some_and(|code| code.contains("onSubscribe"))
 }
 
 /// A namespace's own modes, or the API's defaults when it sets none.
@@ -217,8 +233,19 @@ mod tests {
         let m = chat.modes.as_ref().expect("namespace exists");
         assert_eq!(m.publish, modes(&[AuthType::AwsLambda]));
         assert_eq!(m.subscribe, modes(&[AuthType::ApiKey, AuthType::AwsIam]));
+        assert!(!chat.subscribe_handler);
         assert_eq!(t.scopes[1].base, "/missing/x");
         assert!(t.scopes[1].modes.is_none());
+    }
+
+    #[test]
+    fn a_subscribe_handler_in_the_spec_or_on_the_api_is_noticed() {
+        let mut d = desired(&[]);
+        let mut chat = namespace("chat", &[]);
+        chat.code_handlers = Some("export function onSubscribe(ctx) {}".into());
+        d.namespaces.insert("chat".into(), chat);
+        let t = target(&d, &["/chat".into()], &observed(vec![]), false).expect("target");
+        assert!(t.scopes[0].subscribe_handler);
     }
 
     #[test]

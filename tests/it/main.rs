@@ -11,6 +11,7 @@ mod emulator;
 mod outputs;
 mod plan;
 mod plan_support;
+mod smoke;
 mod spec;
 mod spec_corpus;
 mod spec_hostile;
