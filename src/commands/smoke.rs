@@ -1,109 +1,166 @@
 //! `evctl smoke`: find the spec's API the way plan does, gather credentials for each auth mode,
-//! run the smoke test ([`crate::smoke`]) and print its report.
+//! run the smoke test ([`crate::smoke`]) and print its report. [`smoke_spec`] is the part that
+//! `evctl dev` runs after every apply.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use super::plan::{connect, load_spec, now};
 use crate::cli::{AwsArgs, OutputFormat, SmokeArgs};
-use crate::control::sdk::SdkControlPlane;
-use crate::control::{ControlPlane, RetryPolicy};
-use crate::engine::{Unowned, find_api, observe};
+use crate::control::ControlPlane;
+use crate::engine::{ReadOptions, Unowned, find_and_observe};
 use crate::exit::ExitStatus;
 use crate::model::{AuthModes, AuthType, ObservedState};
 use crate::output::Printer;
 use crate::smoke::auth::token_credential;
 use crate::smoke::check::{Settings, new_run_id};
+use crate::smoke::report::Outcome;
 use crate::smoke::{self, Credential, Credentials, Report, Target, tls};
-use crate::spec::{self, LoadedSpec, Vars};
+use crate::spec::LoadedSpec;
 
 pub async fn run(args: SmokeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let vars = Vars::from_args_and_env(&args.spec.vars)?;
-    let loaded = spec::load(&args.spec.spec, &vars)?;
-    for warning in &loaded.warnings {
-        printer.warn(warning.render().trim_end());
-    }
+    let loaded = load_spec(&args.spec, args.github, printer)?;
     let tls_config = tls::client_config(args.ca_cert.as_deref())?;
-    let retry = RetryPolicy::from_env(|name| std::env::var(name).ok())?;
-    let cp = SdkControlPlane::connect(&args.aws, retry).await?;
-    let (api, notes) = find_api(&cp, &loaded.desired.api.name, &retry)
-        .await?
-        .select(Unowned::Ignore)?;
-    for note in notes {
-        printer.status(&format!("note: {note}"));
-    }
-    let observed = observe(&cp, api, &BTreeSet::new(), 4, &retry).await?.state;
+    let (cp, retry) = connect(&args.aws).await?;
     // The data plane speaks TLS unless the control plane is a plain-HTTP endpoint (the emulator).
-    let control = cp.target();
-    let plain = control
+    let plain = cp
+        .target()
         .endpoint
         .as_deref()
         .is_some_and(|e| e.starts_with("http://"));
-    let target = smoke::target::target(&loaded.desired, &loaded.smoke.channels, &observed, !plain)?;
-    let region = api_region(&observed).unwrap_or(control.region);
-    let tokens = Tokens {
-        cognito: args.cognito_token.as_deref(),
-        oidc: args.oidc_token.as_deref(),
-        lambda: args.lambda_token.as_deref(),
-    };
-    let credentials = gather_credentials(&loaded, &observed, &target, &tokens, || {
-        iam_from_default_chain(&args.aws, &region)
-    })
-    .await;
-    let settings = Settings {
-        timeout: args.timeout.unwrap_or(loaded.smoke.timeout),
-        wait: args.wait,
+    let options = SmokeOptions {
         tls: tls_config,
-        run_id: new_run_id(),
+        plain,
+        timeout: args.timeout,
+        wait: args.wait,
+        tokens: Tokens {
+            cognito: args.cognito_token.clone(),
+            oidc: args.oidc_token.clone(),
+            lambda: args.lambda_token.clone(),
+        },
     };
-    let report = smoke::smoke_test(&target, &credentials, &settings, printer).await?;
+    let read = ReadOptions {
+        concurrency: super::plan::READ_CONCURRENCY,
+        retry,
+    };
+    let aws = &args.aws;
+    let report = smoke_spec(&cp, read, &loaded, &options, printer, |region| {
+        iam_from_default_chain(aws, region)
+    })
+    .await?;
     print_report(printer, &report, args.github)?;
-    Ok(if report.passed() {
+    Ok(verdict(&report))
+}
+
+/// The exit status a smoke report stands for.
+pub(crate) fn verdict(report: &Report) -> ExitStatus {
+    if report.passed() {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
-    })
+    }
 }
 
-/// Tokens for the modes that take a bearer token, as the user supplied them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Tokens<'a> {
-    pub cognito: Option<&'a str>,
-    pub oidc: Option<&'a str>,
-    pub lambda: Option<&'a str>,
+/// How to reach the data plane and with what.
+#[derive(Debug, Clone)]
+pub(crate) struct SmokeOptions {
+    pub tls: Arc<rustls::ClientConfig>,
+    /// `http`/`ws` instead of `https`/`wss`.
+    pub plain: bool,
+    /// Overrides the spec's `smoke.timeout`.
+    pub timeout: Option<Duration>,
+    pub wait: Duration,
+    pub tokens: Tokens,
 }
 
-/// A credential (or the reason there is none) for every mode the target uses. AWS_IAM
-/// credentials are resolved (with `iam`) only when a mode needs them, so that a run without
-/// IAM never waits on the credential chain.
-pub async fn gather_credentials<F, Fut>(
+/// Tokens for the modes that take a bearer token.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tokens {
+    pub cognito: Option<String>,
+    pub oidc: Option<String>,
+    pub lambda: Option<String>,
+}
+
+/// Finds the spec's API (as plan does), gathers credentials and runs the smoke test. `iam`
+/// gives AWS_IAM credentials for a region; it is called only when a checked mode needs them.
+pub(crate) async fn smoke_spec<C, F, Fut>(
+    cp: &C,
+    read: ReadOptions,
+    loaded: &LoadedSpec,
+    options: &SmokeOptions,
+    printer: &Printer,
+    iam: F,
+) -> anyhow::Result<Report>
+where
+    C: ControlPlane,
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Credential, String>>,
+{
+    let observation = find_and_observe(
+        cp,
+        &loaded.desired.api.name,
+        Unowned::Ignore,
+        &BTreeSet::new(),
+        read,
+    )
+    .await?;
+    for note in &observation.notes {
+        printer.status(&format!("note: {note}"));
+    }
+    let observed = observation.state;
+    let target = smoke::target::target(
+        &loaded.desired,
+        &loaded.smoke.channels,
+        &observed,
+        !options.plain,
+    )?;
+    let region = api_region(&observed).unwrap_or_else(|| cp.target().region);
+    let credentials =
+        gather_credentials(loaded, &observed, &target, &options.tokens, || iam(region)).await;
+    let settings = Settings {
+        timeout: options.timeout.unwrap_or(loaded.smoke.timeout),
+        wait: options.wait,
+        tls: options.tls.clone(),
+        run_id: new_run_id(),
+    };
+    smoke::smoke_test(&target, &credentials, &settings, printer).await
+}
+
+/// A credential (or the reason there is none) for every mode the target uses.
+async fn gather_credentials<F, Fut>(
     loaded: &LoadedSpec,
     observed: &ObservedState,
     target: &Target,
-    tokens: &Tokens<'_>,
-    mut iam: F,
+    tokens: &Tokens,
+    iam: F,
 ) -> Credentials
 where
-    F: FnMut() -> Fut,
+    F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Credential, String>>,
 {
     let mut needed: AuthModes = target.connection_modes.clone();
     for modes in target.scopes.iter().filter_map(|s| s.modes.as_ref()) {
         needed.extend(modes.publish.iter().chain(&modes.subscribe));
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut credentials = Credentials::default();
-    for mode in needed {
+    for &mode in &needed {
         let credential = match mode {
-            AuthType::ApiKey => smoke::target::api_key(&loaded.desired, observed, now),
-            AuthType::AwsIam => iam().await,
-            AuthType::AmazonCognitoUserPools => token_credential(mode, tokens.cognito),
-            AuthType::OpenidConnect => token_credential(mode, tokens.oidc),
-            AuthType::AwsLambda => token_credential(mode, tokens.lambda),
+            AuthType::ApiKey => smoke::target::api_key(&loaded.desired, observed, now()),
+            AuthType::AmazonCognitoUserPools => token_credential(mode, tokens.cognito.as_deref()),
+            AuthType::OpenidConnect => token_credential(mode, tokens.oidc.as_deref()),
+            AuthType::AwsLambda => token_credential(mode, tokens.lambda.as_deref()),
+            // Resolved below, once, and only if needed: the chain may be slow.
+            AuthType::AwsIam => continue,
         };
         credentials.set(mode, credential);
+    }
+    if needed.contains(&AuthType::AwsIam) {
+        credentials.set(AuthType::AwsIam, iam().await);
     }
     credentials
 }
@@ -119,7 +176,7 @@ fn api_region(observed: &ObservedState) -> Option<String> {
 
 /// AWS credentials from the default chain (flags, environment, profile files, SSO, instance
 /// metadata), for signing AWS_IAM requests in `region`.
-async fn iam_from_default_chain(aws: &AwsArgs, region: &str) -> Result<Credential, String> {
+async fn iam_from_default_chain(aws: &AwsArgs, region: String) -> Result<Credential, String> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &aws.profile {
         loader = loader.profile_name(profile);
@@ -140,20 +197,16 @@ async fn iam_from_default_chain(aws: &AwsArgs, region: &str) -> Result<Credentia
             creds.secret_access_key(),
             creds.session_token().map(str::to_string),
         ),
-        region: region.to_string(),
+        region,
     })
 }
 
 /// The report on stdout in the chosen format; failures also on stderr when stdout is data; a
 /// GitHub step summary when asked (or when running in GitHub Actions).
-pub fn print_report(printer: &Printer, report: &Report, github: bool) -> anyhow::Result<()> {
+pub(crate) fn print_report(printer: &Printer, report: &Report, github: bool) -> anyhow::Result<()> {
     printer.result(&smoke::render(printer.format, report)?);
     if printer.format != OutputFormat::Text {
-        for check in report
-            .checks
-            .iter()
-            .filter(|c| c.result == smoke::report::Outcome::Fail)
-        {
+        for check in report.checks.iter().filter(|c| c.result == Outcome::Fail) {
             printer.status(&format!(
                 "FAIL {} {} {}: {}",
                 check.namespace,
@@ -164,17 +217,5 @@ pub fn print_report(printer: &Printer, report: &Report, github: bool) -> anyhow:
         }
         printer.status(&report.verdict_line());
     }
-    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    if (github || in_actions)
-        && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY")
-    {
-        use std::io::Write as _;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| anyhow::anyhow!("could not open GITHUB_STEP_SUMMARY: {e}"))?;
-        file.write_all(smoke::report::render_markdown(report).as_bytes())?;
-    }
-    Ok(())
+    super::plan::step_summary(github, printer, &smoke::report::render_markdown(report))
 }

@@ -53,20 +53,7 @@ impl SdkControlPlane {
         retry: RetryPolicy,
         credentials: Option<(&str, &str)>,
     ) -> anyhow::Result<SdkControlPlane> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(retry.max_attempts)
-                    .with_initial_backoff(retry.initial_backoff)
-                    .with_max_backoff(retry.max_backoff),
-            )
-            // An answer that never comes must not hang a CI job.
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+        let mut loader = loader(retry);
         if let Some(profile) = &aws.profile {
             loader = loader.profile_name(profile);
         }
@@ -96,6 +83,70 @@ impl SdkControlPlane {
             target: Target { endpoint, region },
         })
     }
+
+    /// The control plane of a local emulator (`evctl dev`): `endpoint`, `region` and
+    /// `credentials` as given, whatever the environment says; `trust_pem` is the CA of an
+    /// emulator serving TLS.
+    pub async fn local(
+        endpoint: &str,
+        region: &str,
+        credentials: &crate::signing::Credentials,
+        trust_pem: Option<Vec<u8>>,
+        retry: RetryPolicy,
+    ) -> anyhow::Result<SdkControlPlane> {
+        let mut loader = loader(retry)
+            .endpoint_url(endpoint)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                credentials.access_key_id.clone(),
+                credentials.secret_access_key.clone(),
+                credentials.session_token.clone(),
+                None,
+                "evctl-local",
+            ));
+        if let Some(pem) = trust_pem {
+            use aws_smithy_http_client::tls;
+            let context = tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
+                .build()
+                .context("could not trust the emulator's certificate")?;
+            loader = loader.http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .tls_context(context)
+                    .build_https(),
+            );
+        }
+        let sdk_config = loader.load().await;
+        let client = Client::from_conf(aws_sdk_appsync::config::Builder::from(&sdk_config).build());
+        Ok(SdkControlPlane {
+            client,
+            target: Target {
+                endpoint: Some(endpoint.to_string()),
+                region: region.to_string(),
+            },
+        })
+    }
+}
+
+/// The SDK configuration every control plane starts from: evctl's retry policy and timeouts.
+fn loader(retry: RetryPolicy) -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(retry.max_attempts)
+                .with_initial_backoff(retry.initial_backoff)
+                .with_max_backoff(retry.max_backoff),
+        )
+        // An answer that never comes must not hang a CI job.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        )
 }
 
 fn non_empty_env(name: &str) -> Option<String> {

@@ -46,12 +46,15 @@ pub(crate) struct Lowered {
     pub desired: DesiredState,
     pub smoke: SmokeConfig,
     pub findings: Vec<Finding>,
+    /// The handler files read.
+    pub handler_files: Vec<PathBuf>,
 }
 
 struct Cx<'a> {
     dir: &'a Path,
     now: OffsetDateTime,
     findings: Vec<Finding>,
+    handler_files: Vec<PathBuf>,
 }
 
 impl Cx<'_> {
@@ -88,6 +91,7 @@ pub(crate) fn lower(spec: &Spec, dir: &Path, now: OffsetDateTime) -> Lowered {
         dir,
         now,
         findings: Vec::new(),
+        handler_files: Vec::new(),
     };
     let api = lower_api(&spec.api, &mut cx);
     let configured: BTreeSet<AuthType> = api.auth_providers.iter().map(|p| p.auth_type).collect();
@@ -128,6 +132,7 @@ pub(crate) fn lower(spec: &Spec, dir: &Path, now: OffsetDateTime) -> Lowered {
         },
         smoke,
         findings: cx.findings,
+        handler_files: cx.handler_files,
     }
 }
 
@@ -631,6 +636,7 @@ fn code(c: &CodeHandlers, path: &str, cx: &mut Cx) -> Option<String> {
             } else {
                 cx.dir.join(rel)
             };
+            cx.handler_files.push(full.clone());
             match read_handler(&full) {
                 Ok(s) => s,
                 Err(p) => {

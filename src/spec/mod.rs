@@ -91,6 +91,8 @@ pub struct LoadedSpec {
     pub smoke: SmokeConfig,
     /// Problems that do not make the spec invalid.
     pub warnings: Vec<Diagnostic>,
+    /// The handler files the spec names (what `evctl dev` watches besides the spec).
+    pub handler_files: Vec<PathBuf>,
 }
 
 /// The smoke section with its defaults applied.
@@ -222,6 +224,7 @@ pub fn load_str(
         desired: lowered.desired,
         smoke: lowered.smoke,
         warnings: diagnostics,
+        handler_files: lowered.handler_files,
     })
 }
 

@@ -151,7 +151,8 @@ fn a_key_is_renewed_only_when_its_validity_falls_below_the_policy() {
             .update_api_key()
             .api_id(&id)
             .id(&value)
-            .expires(now + 2 * 86_400 + 1800)
+            // AppSync rounds expiry down to the hour: 2d 1h 30m leaves 2d 30m to 2d 1h 30m.
+            .expires(now + 2 * 86_400 + 5400)
             .send()
             .await
             .expect("UpdateApiKey")

@@ -7,6 +7,7 @@ mod ci;
 mod cli;
 mod dataplane;
 mod destroy;
+mod dev;
 mod emulator;
 mod outputs;
 mod plan;

@@ -424,3 +424,32 @@ fn an_api_that_was_never_applied_is_a_clear_error() {
             "there is no evctl-owned API named \"evctl-minimal-dev\": run `evctl apply` first",
         ));
 }
+
+#[test]
+fn smoke_speaks_https_and_wss_to_an_emulator_serving_tls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let emulator = EmulatorProcess::spawn(&["--tls", "--state", state.to_str().expect("utf-8")]);
+    let ca = dir.path().join("state.json.tls-ca.pem");
+    // The SDK (control plane) trusts SSL_CERT_FILE; the data-plane clients add --ca-cert.
+    evctl()
+        .arg("apply")
+        .arg(template("minimal.yaml"))
+        .args(["--auto-approve", "--endpoint-url", emulator.endpoint()])
+        .env("SSL_CERT_FILE", &ca)
+        .assert()
+        .success();
+    let mut cmd = evctl();
+    cmd.arg("smoke")
+        .arg(template("minimal.yaml"))
+        .args(["--endpoint-url", emulator.endpoint()])
+        .arg("--ca-cert")
+        .arg(&ca)
+        .env("SSL_CERT_FILE", &ca);
+    let out = cmd.assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("at https://127.0.0.1:") && stderr.contains(" and wss://127.0.0.1:"),
+        "{stderr}"
+    );
+}
