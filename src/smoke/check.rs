@@ -866,6 +866,55 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_endpoint_that_never_answers_fails_after_the_wait() {
+        // A port nobody listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let dns = crate::model::Dns {
+            http: host.clone(),
+            realtime: host,
+        };
+        let modes = AuthModes::from([AuthType::ApiKey]);
+        let target = Target {
+            api_name: "demo".into(),
+            api_id: "id".into(),
+            endpoints: Endpoints::new(&dns, false),
+            connection_modes: modes.clone(),
+            scopes: vec![Scope {
+                namespace: "default".into(),
+                base: "/default".into(),
+                modes: Some(ScopeModes {
+                    publish: modes.clone(),
+                    subscribe: modes,
+                }),
+                subscribe_handler: false,
+            }],
+        };
+        let settings = Settings {
+            timeout: Duration::from_secs(1),
+            wait: Duration::from_millis(700),
+            tls: super::super::tls::client_config(None).expect("tls"),
+            run_id: new_run_id(),
+        };
+        let err = run(
+            &target,
+            &Credentials::default(),
+            &settings,
+            &Printer::plain(),
+        )
+        .await
+        .expect_err("nothing answers");
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with("the HTTP endpoint did not answer within --wait 700ms: could not reach http://127.0.0.1:"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn run_channels_are_valid_channel_segments() {
         let id = new_run_id();
