@@ -19,7 +19,7 @@ use notify::Watcher as _;
 use super::apply::{carry_out, interrupt_on_signals, until_interrupted};
 use super::plan::{READ_CONCURRENCY, load_spec, now};
 use super::smoke::{SmokeOptions, Tokens, print_report, smoke_spec, verdict};
-use crate::cli::{DevArgs, OutputFormat};
+use crate::cli::{DevArgs, OutputFormat, SpecArgs};
 use crate::control::RetryPolicy;
 use crate::control::sdk::SdkControlPlane;
 use crate::emulator::{self, Emulator};
@@ -73,11 +73,12 @@ async fn serve(
     if printer.format == OutputFormat::Text {
         printer.result(&local.connection_info(loaded, printer).await?);
     }
-    watch(local, loaded, interrupt, printer).await
+    watch(&args.spec, local, loaded, interrupt, printer).await
 }
 
 /// Re-plans, applies and smoke-tests on every save of the spec or a handler file.
 async fn watch(
+    spec: &SpecArgs,
     local: &Local,
     loaded: &mut LoadedSpec,
     interrupt: &Interrupt,
@@ -116,11 +117,7 @@ async fn watch(
             "\nevctl dev: {} changed: re-planning",
             changed.display()
         ));
-        let args = crate::cli::SpecArgs {
-            spec: loaded.path.clone(),
-            vars: Vec::new(),
-        };
-        match load_spec(&args, false, printer) {
+        match load_spec(spec, false, printer) {
             Ok(next) => *loaded = next,
             Err(err) => {
                 printer.error(&err);

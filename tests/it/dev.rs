@@ -133,7 +133,7 @@ enum Stream {
 }
 
 impl Running {
-    fn spawn(spec: &Path) -> Running {
+    fn spawn(spec: &Path, args: &[&str]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_evctl"))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -145,6 +145,7 @@ impl Running {
             .arg("dev")
             .arg(spec)
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -240,9 +241,9 @@ fn dev_serves_prints_snippets_and_reapplies_the_spec_on_save() {
     let dir = tempfile::tempdir().expect("temp dir");
     let minimal = std::fs::read_to_string(template("minimal.yaml")).expect("template");
     let spec = write(dir.path(), "api.yaml", &minimal);
-    let mut dev = Running::spawn(&spec);
+    let mut dev = Running::spawn(&spec, &["--var", "STAGE=pr-7"]);
     dev.wait_for(Stream::Stdout, "the first verdict", |l| {
-        l.starts_with("Smoke test passed: 4 passed")
+        l.starts_with("Smoke test passed: 4 passed") && l.contains("against evctl-minimal-pr-7 ")
     });
     let curl = dev.wait_for(Stream::Stdout, "a curl snippet", |l| {
         l.contains("curl -s http://127.0.0.1:")
@@ -268,8 +269,10 @@ fn dev_serves_prints_snippets_and_reapplies_the_spec_on_save() {
     dev.wait_for(Stream::Stderr, "the re-plan", |l| {
         l.contains("# namespace.orders will be created")
     });
+    // The same API (the --var still applies): only the new namespace is planned.
     dev.wait_for(Stream::Stdout, "the second verdict", |l| {
         l.starts_with("Smoke test passed: 8 passed, 0 failed")
+            && l.contains("against evctl-minimal-pr-7 ")
     });
 
     std::fs::write(&spec, "version: 1\napi: {name: [broken\n").expect("save a broken spec");
