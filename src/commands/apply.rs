@@ -12,11 +12,13 @@ use serde::Serialize;
 use super::plan::{READ_CONCURRENCY, connect, load_spec, now, read_saved_plan, step_summary};
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::control::ControlPlane;
+use crate::engine::guard::{self, Wait};
 use crate::engine::{
-    DiffOptions, ExecOptions, Interrupt, Plan, Prepared, ReadOptions, Report, execute, plan_apply,
+    DiffOptions, ExecOptions, Interrupt, Plan, Prepared, ReadOptions, Report, Yielded, execute,
     recheck,
 };
 use crate::exit::ExitStatus;
+use crate::model::DesiredState;
 use crate::output::progress::Lines;
 use crate::output::{Printer, Style, plan as render};
 
@@ -29,7 +31,7 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     }
     // A saved plan was reviewed when it was made (as with Terraform); anything else needs a yes.
     let ask = saved.is_none() && !args.auto_approve;
-    require_a_way_to_confirm(ask)?;
+    require_a_way_to_confirm(ask, "`evctl plan`")?;
     let interrupt = interrupt_on_signals();
     let (cp, retry) = connect(&args.aws).await?;
     let read = ReadOptions {
@@ -37,35 +39,55 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         retry,
     };
 
-    let prepared = match saved {
-        Some(plan) => {
-            let Some(observation) = until_interrupted(&interrupt, recheck(&cp, &plan, read)).await
-            else {
-                return Ok(interrupted_before_start(printer));
-            };
-            Prepared {
-                plan,
-                observation: observation?,
-            }
-        }
-        None => {
-            let loaded = load_spec(&args.spec, args.engine.github, printer)?;
-            let options = DiffOptions {
-                now: now(),
-                prune: !args.engine.no_prune,
-                adopt: args.engine.adopt,
-            };
-            match until_interrupted(&interrupt, plan_apply(&cp, &loaded.desired, options, read))
-                .await
-            {
-                Some(prepared) => prepared?,
-                None => return Ok(interrupted_before_start(printer)),
-            }
-        }
-    };
     let exec = ExecOptions {
         concurrency: usize::from(args.concurrency),
         retry,
+        create_settle: guard::CREATE_SETTLE,
+    };
+    let Some(plan) = saved else {
+        let loaded = load_spec(&args.spec, args.engine.github, printer)?;
+        let options = DiffOptions {
+            now: now(),
+            prune: !args.engine.no_prune,
+            adopt: args.engine.adopt,
+        };
+        // A run that starts while concurrent runs of the same spec are resolving their
+        // duplicate APIs waits for them (see `engine::guard`).
+        let planning = guard::plan_apply_after_races(
+            &cp,
+            &loaded.desired,
+            options,
+            read,
+            guard::POLL_INTERVAL,
+            guard::RACE_QUIET,
+        );
+        let prepared = match until_interrupted(&interrupt, planning).await {
+            Some(prepared) => prepared?,
+            None => return Ok(interrupted_before_start(printer)),
+        };
+        let replan = Replan {
+            desired: &loaded.desired,
+            options,
+            read,
+        };
+        return carry_out(
+            &cp,
+            prepared,
+            exec,
+            ask,
+            &interrupt,
+            args.engine.github,
+            Some(replan),
+            printer,
+        )
+        .await;
+    };
+    let Some(observation) = until_interrupted(&interrupt, recheck(&cp, &plan, read)).await else {
+        return Ok(interrupted_before_start(printer));
+    };
+    let prepared = Prepared {
+        plan,
+        observation: observation?,
     };
     carry_out(
         &cp,
@@ -74,17 +96,26 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         ask,
         &interrupt,
         args.engine.github,
+        None,
         printer,
     )
     .await
 }
 
-/// Refuses at once (before any call) when confirmation is needed but cannot be asked.
-pub(crate) fn require_a_way_to_confirm(ask: bool) -> anyhow::Result<()> {
+/// What an apply that yielded to a concurrent run re-plans against (see `engine::guard`).
+pub(crate) struct Replan<'a> {
+    pub desired: &'a DesiredState,
+    pub options: DiffOptions,
+    pub read: ReadOptions,
+}
+
+/// Refuses at once (before any call) when confirmation is needed but cannot be asked;
+/// `review` says how to see the changes first (e.g. "`evctl plan`").
+pub(crate) fn require_a_way_to_confirm(ask: bool, review: &str) -> anyhow::Result<()> {
     if ask && !std::io::stdin().is_terminal() {
         anyhow::bail!(
             "stdin is not a terminal, so evctl cannot ask for confirmation; pass --auto-approve \
-             to go ahead without asking (review the changes first with `evctl plan`)"
+             to go ahead without asking (review the changes first with {review})"
         );
     }
     Ok(())
@@ -146,7 +177,10 @@ struct Outcome<'a> {
     done: crate::engine::Summary,
 }
 
-/// Shows the plan, asks (if `ask`), executes and reports.
+/// Shows the plan, asks (if `ask`), executes and reports. If a concurrent run created the same
+/// API and this run yielded to it, waits for that run against `replan` (a saved plan has none:
+/// it no longer applies).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn carry_out<C: ControlPlane>(
     cp: &C,
     prepared: Prepared,
@@ -154,6 +188,7 @@ pub(crate) async fn carry_out<C: ControlPlane>(
     ask: bool,
     interrupt: &Interrupt,
     github: bool,
+    replan: Option<Replan<'_>>,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let Prepared { plan, observation } = prepared;
@@ -202,6 +237,20 @@ pub(crate) async fn carry_out<C: ControlPlane>(
         interrupt,
     )
     .await;
+    if let Some(yielded) = &report.yielded {
+        report_json("yielded", Some(&report))?;
+        return yield_to_other_run(
+            cp,
+            &plan.api.name,
+            yielded,
+            exec,
+            interrupt,
+            github,
+            replan,
+            printer,
+        )
+        .await;
+    }
     let done = report.done();
     let status = if report.interrupted {
         "interrupted"
@@ -245,15 +294,86 @@ pub(crate) async fn carry_out<C: ControlPlane>(
     Ok(ExitStatus::Success)
 }
 
+/// A concurrent run created the same API and this run yielded (`engine::guard`): wait for the
+/// surviving API to match the spec, or finish the job if that run stalls.
+#[allow(clippy::too_many_arguments)]
+async fn yield_to_other_run<C: ControlPlane>(
+    cp: &C,
+    name: &str,
+    yielded: &Yielded,
+    exec: ExecOptions,
+    interrupt: &Interrupt,
+    github: bool,
+    replan: Option<Replan<'_>>,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let Yielded { survivor, deleted } = yielded;
+    let Some(replan) = replan else {
+        anyhow::bail!(
+            "another run created API {name:?} ({survivor}) at the same moment as this one, so \
+             this run deleted its duplicate ({deleted}) and the saved plan no longer applies; make \
+             a new one with `evctl plan --out`"
+        );
+    };
+    printer.status(&format!(
+        "Another run created API {name:?} ({survivor}) at the same moment; this run deleted its \
+         duplicate ({deleted}) and waits for that run to finish."
+    ));
+    let wait = guard::await_other_run(
+        cp,
+        replan.desired,
+        replan.options,
+        replan.read,
+        now,
+        guard::POLL_INTERVAL,
+        guard::STALL_TIMEOUT,
+        interrupt,
+    )
+    .await?;
+    match wait {
+        Wait::Converged(_) => {
+            if printer.format != OutputFormat::Json {
+                printer.result(&format!(
+                    "No changes left: the other run applied the spec to API {name:?} ({survivor})."
+                ));
+            }
+            Ok(ExitStatus::Success)
+        }
+        Wait::Stalled(prepared) => {
+            printer.status(&format!(
+                "The other run has made no progress for {}s; this run finishes the job.",
+                guard::STALL_TIMEOUT.as_secs()
+            ));
+            Box::pin(carry_out(
+                cp, prepared, exec, false, interrupt, github, None, printer,
+            ))
+            .await
+        }
+        Wait::Interrupted => {
+            printer
+                .status("Interrupted while waiting for the other run; nothing else was changed.");
+            Ok(ExitStatus::Interrupted)
+        }
+    }
+}
+
 /// Asks on the terminal; only `yes` confirms.
 async fn confirm(plan: &Plan, printer: &Printer) -> anyhow::Result<bool> {
     let what = match plan.kind {
         crate::engine::PlanKind::Apply => "perform these actions",
         crate::engine::PlanKind::Destroy => "destroy this API and everything in it",
     };
+    ask_yes(
+        &format!("Do you want to {what} on API {:?}?", plan.api.name),
+        printer,
+    )
+    .await
+}
+
+/// Asks `question` on the terminal (stderr, stdin); only `yes` confirms.
+pub(crate) async fn ask_yes(question: &str, printer: &Printer) -> anyhow::Result<bool> {
     eprint!(
-        "\nDo you want to {what} on API {:?}?\n  Only 'yes' will be accepted to approve.\n\n  {} ",
-        plan.api.name,
+        "\n{question}\n  Only 'yes' will be accepted to approve.\n\n  {} ",
         printer.paint("Enter a value:", Style::Bold)
     );
     // A plain thread, not the runtime's blocking pool: an interrupted read must not keep the

@@ -8,13 +8,13 @@ use super::apply::{
 };
 use super::plan::{READ_CONCURRENCY, connect, load_spec, now};
 use crate::cli::DestroyArgs;
-use crate::engine::{ExecOptions, ReadOptions, plan_destroy};
+use crate::engine::{ExecOptions, ReadOptions, guard, plan_destroy};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
 
 pub async fn run(args: DestroyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let loaded = load_spec(&args.spec, args.github, printer)?;
-    require_a_way_to_confirm(!args.auto_approve)?;
+    require_a_way_to_confirm(!args.auto_approve, "`evctl plan --destroy`")?;
     let interrupt = interrupt_on_signals();
     let (cp, retry) = connect(&args.aws).await?;
     let read = ReadOptions {
@@ -33,6 +33,7 @@ pub async fn run(args: DestroyArgs, printer: &Printer) -> anyhow::Result<ExitSta
         // One step: the API's deletion.
         concurrency: 1,
         retry,
+        create_settle: guard::CREATE_SETTLE,
     };
     carry_out(
         &cp,
@@ -41,6 +42,7 @@ pub async fn run(args: DestroyArgs, printer: &Printer) -> anyhow::Result<ExitSta
         !args.auto_approve,
         &interrupt,
         args.github,
+        None,
         printer,
     )
     .await

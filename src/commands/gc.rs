@@ -3,16 +3,14 @@
 //! evctl's ownership tag; a selector is required; confirmation as for destroy. Reports every
 //! matching API: deleted, kept (and why), or failed.
 
-use std::io::IsTerminal as _;
-
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use super::apply::{ask_yes, interrupt_on_signals, require_a_way_to_confirm};
 use super::list::{READ_CONCURRENCY, nothing_found, now};
 use crate::cli::{GcArgs, OutputFormat};
 use crate::control::sdk::SdkControlPlane;
 use crate::control::{ControlPlane, RetryPolicy};
-use crate::engine::Interrupt;
 use crate::engine::retry::retry_conflicts;
 use crate::exit::ExitStatus;
 use crate::inventory::{self, GcAction, GcRow, Selector, Verdict};
@@ -40,12 +38,7 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         "gc needs at least one --selector KEY=VALUE, so that it never sweeps the whole account"
     );
     let ask = !args.dry_run && !args.auto_approve;
-    if ask && !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "stdin is not a terminal, so evctl cannot ask for confirmation; pass --auto-approve \
-             to delete without asking (see what would go first with --dry-run)"
-        );
-    }
+    require_a_way_to_confirm(ask, "`evctl gc --dry-run`")?;
     let retry = RetryPolicy::from_env(|name| std::env::var(name).ok())?;
     let cp = SdkControlPlane::connect(&args.aws, retry).await?;
     let entries = inventory::read(&cp, &selectors, now(), READ_CONCURRENCY, &retry)
@@ -84,7 +77,7 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         if ask && !confirm(&rows, doomed.len(), printer).await? {
             anyhow::bail!("not confirmed: nothing was deleted");
         }
-        let interrupt = interrupt_on_ctrl_c();
+        let interrupt = interrupt_on_signals();
         let results: Vec<(usize, Result<(), String>)> = futures_util::stream::iter(doomed)
             .map(|i| {
                 let (id, name) = (rows[i].api.id.clone(), rows[i].api.name.clone());
@@ -180,31 +173,10 @@ async fn confirm(rows: &[GcRow], n: usize, printer: &Printer) -> anyhow::Result<
         })
         .collect();
     printer.status(render::render_table_only(&preview).trim_end());
-    eprint!(
-        "\nDo you want to delete {n} API{} and everything in {}?\n  Only 'yes' will be accepted \
-         to approve.\n\n  {} ",
+    let question = format!(
+        "Do you want to delete {n} API{} and everything in {}?",
         if n == 1 { "" } else { "s" },
         if n == 1 { "it" } else { "them" },
-        printer.paint("Enter a value:", Style::Bold)
     );
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    // A plain thread: a read that never returns must not keep the process from exiting.
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = tx.send(std::io::stdin().read_line(&mut line).map(|_| line));
-    });
-    let line = rx.await??;
-    Ok(line.trim() == "yes")
-}
-
-/// An [`Interrupt`] triggered by Ctrl-C.
-fn interrupt_on_ctrl_c() -> Interrupt {
-    let interrupt = Interrupt::new();
-    let trigger = interrupt.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            trigger.trigger();
-        }
-    });
-    interrupt
+    ask_yes(&question, printer).await
 }

@@ -9,13 +9,19 @@
 //! backoff; a create whose answer was lost is re-read before it is tried again, so a retry never
 //! makes a second API, namespace or key. On interrupt no new step starts, steps in flight finish,
 //! and the [`Report`] says what was done.
+//!
+//! A run that created the API checks at the end for a duplicate made by a concurrent run of the
+//! same spec and keeps exactly one ([`super::guard`]); if its own is not the one kept, it deletes
+//! it and says so in [`Report::yielded`].
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
 use super::Interrupt;
+use super::guard::{self, Resolution};
 use super::observe::{Unowned, find_api};
 use super::plan::{Action, Change, KeyRef, Operation, Plan, Summary};
 use super::retry::{retry_conflicts, retry_while};
@@ -31,6 +37,9 @@ pub struct ExecOptions {
     /// Namespace and key operations in flight at once.
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// After creating the API, how long to wait before checking for a duplicate made by a
+    /// concurrent run ([`guard::CREATE_SETTLE`]; overlaps the namespace and key phase).
+    pub create_settle: Duration,
 }
 
 /// What a step does to its resource, for progress lines.
@@ -102,9 +111,23 @@ pub struct Outcome {
 pub struct Report {
     pub outcomes: Vec<Outcome>,
     pub interrupted: bool,
-    /// The API after execution (created or updated), when the plan touched it.
+    /// The API after execution (created or updated), when the plan touched it; after
+    /// yielding, the other run's API.
     #[serde(skip)]
     pub api: Option<ObservedApi>,
+    /// Set when a concurrent run created the same API at the same moment and its API was kept:
+    /// this run deleted its own, and its other steps went with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yielded: Option<Yielded>,
+}
+
+/// See [`Report::yielded`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Yielded {
+    /// The id of the API that stays (the other run's).
+    pub survivor: String,
+    /// The id of the duplicate this run created and deleted.
+    pub deleted: String,
 }
 
 impl Report {
@@ -155,6 +178,8 @@ struct Ctx<'a, C> {
     interrupt: &'a Interrupt,
     api_name: &'a str,
     keys: HashMap<String, Secret>,
+    /// The API this run created (or found after a lost answer) and when.
+    created: Mutex<Option<(ObservedApi, Instant)>>,
 }
 
 /// Executes `plan`. `observed` is a fresh observation of the same live state (it supplies the
@@ -178,6 +203,7 @@ pub async fn execute<C: ControlPlane>(
             .iter()
             .map(|k| (k.id.handle(), k.id.clone()))
             .collect(),
+        created: Mutex::new(None),
     };
     // Per change: the statuses of its steps (a replacement has two).
     let mut steps: Vec<Vec<Status>> = plan.changes.iter().map(|_| Vec::new()).collect();
@@ -245,6 +271,32 @@ pub async fn execute<C: ControlPlane>(
         }
     }
 
+    // The concurrent-apply guard, once everything else is done (the settle overlaps it).
+    let mut yielded = None;
+    let created = ctx.created.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some((mine, at)) = created {
+        match guard::resolve(cp, &mine, at + options.create_settle, &options.retry).await {
+            Ok(Resolution::Survived) => {}
+            Ok(Resolution::Yielded { survivor, deleted }) => {
+                yielded = Some(Yielded {
+                    survivor: survivor.id.clone(),
+                    deleted,
+                });
+                api_after = Some(*survivor);
+            }
+            Err(e) => {
+                let error = format!(
+                    "created, but checking for a duplicate made by a concurrent run failed: {e}"
+                );
+                for (c, s) in plan.changes.iter().zip(steps.iter_mut()) {
+                    if matches!(c.operation, Operation::CreateApi { .. }) {
+                        s.push(Status::Failed(error.clone()));
+                    }
+                }
+            }
+        }
+    }
+
     let deleted_api = plan.changes.iter().zip(&steps).any(|(c, s)| {
         matches!(c.operation, Operation::DeleteApi { .. }) && s.iter().all(|s| *s == Status::Done)
     });
@@ -273,6 +325,7 @@ pub async fn execute<C: ControlPlane>(
         outcomes,
         interrupted: interrupt.is_triggered(),
         api: api_after,
+        yielded,
     }
 }
 
@@ -578,6 +631,7 @@ async fn create_api<C: ControlPlane>(
         },
     )
     .await?;
+    *ctx.created.lock().unwrap_or_else(|e| e.into_inner()) = Some((api.clone(), Instant::now()));
     Ok((Some(api), found.then(|| LOST_ANSWER.to_string())))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod execute;
+pub mod guard;
 pub mod observe;
 pub mod plan;
 pub mod prepare;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub use diff::{DiffOptions, diff, diff_destroy};
-pub use execute::{Event, ExecOptions, Progress, Report, Silent, Status, Step, execute};
+pub use execute::{Event, ExecOptions, Progress, Report, Silent, Status, Step, Yielded, execute};
 pub use observe::{IdentityError, Lookup, Observation, Unowned, find_api, observe};
 pub use plan::{Action, Change, FieldChange, Operation, Plan, PlanKind, ResourceKind, Summary};
 pub use prepare::{

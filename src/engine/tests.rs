@@ -118,6 +118,7 @@ async fn run(
     let options = ExecOptions {
         concurrency,
         retry: retry(),
+        create_settle: Duration::ZERO,
     };
     execute(plan, &obs.state, mem, options, &Silent, interrupt).await
 }
@@ -576,5 +577,118 @@ async fn children_wait_for_a_new_api_to_propagate() {
         mem.calls("GetChannelNamespace"),
         0,
         "a refused create needs no re-read"
+    );
+}
+
+// ---- the concurrent-apply guard ----
+
+#[tokio::test]
+async fn two_runs_that_both_create_leave_one_api_and_the_younger_yields() {
+    let mem = Memory::new();
+    let desired = spec(&[namespace("a")], &[key("ci", 30)]);
+    // Both runs plan before either creates: both plans create the API.
+    let (plan_a, obs_a) = plan_with(&mem, &desired, options(NOW)).await;
+    let (plan_b, obs_b) = plan_with(&mem, &desired, options(NOW)).await;
+    let first = run(&plan_a, &obs_a, &mem, 4, &Interrupt::new()).await;
+    let second = run(&plan_b, &obs_b, &mem, 4, &Interrupt::new()).await;
+    assert_eq!(first.yielded, None);
+    let kept = first.api.as_ref().map(|a| a.id.clone()).expect("first API");
+    let yielded = second.yielded.clone().expect("the second run yields");
+    assert_eq!(yielded.survivor, kept);
+    assert_ne!(yielded.deleted, kept);
+    assert_eq!(
+        second.api.as_ref().map(|a| a.id.as_str()),
+        Some(kept.as_str())
+    );
+    assert_eq!(mem.api_count("chat"), 1);
+    assert_eq!(mem.calls("DeleteApi"), 1);
+    let (again, _) = plan_with(&mem, &desired, options(NOW)).await;
+    assert!(!again.has_changes(), "{:#?}", again.changes);
+    // A run that did not create checks nothing.
+    let before = mem.calls("ListApis");
+    apply_with(&mem, &desired, options(NOW)).await;
+    assert_eq!(mem.calls("ListApis") - before, 1);
+}
+
+#[tokio::test]
+async fn the_oldest_api_survives_by_created_then_id() {
+    let mem = Memory::new();
+    let desired = spec(&[], &[]);
+    let mut tags = desired.api.tags.clone();
+    tags.insert(OWNER_TAG_KEY.into(), "evctl".into());
+    let older = mem.insert_api(&desired.api, &tags);
+    let mine = mem.insert_api(&desired.api, &tags);
+    let mine_api = mem.get_api(&mine).await.expect("mine");
+    let resolution = guard::resolve(&mem, &mine_api, std::time::Instant::now(), &retry())
+        .await
+        .expect("resolve");
+    match resolution {
+        guard::Resolution::Yielded { survivor, deleted } => {
+            assert_eq!(
+                (survivor.id.as_str(), deleted.as_str()),
+                (older.as_str(), mine.as_str())
+            );
+        }
+        other => panic!("expected to yield, got {other:?}"),
+    }
+    let older_api = mem.get_api(&older).await.expect("older");
+    assert_eq!(
+        guard::resolve(&mem, &older_api, std::time::Instant::now(), &retry())
+            .await
+            .expect("resolve"),
+        guard::Resolution::Survived
+    );
+    assert_eq!(mem.api_count("chat"), 1);
+}
+
+#[tokio::test]
+async fn a_yielding_run_waits_for_convergence_and_finishes_a_stalled_job() {
+    let mem = Memory::new();
+    let desired = spec(&[namespace("a"), namespace("b")], &[]);
+    let read = ReadOptions {
+        concurrency: 4,
+        retry: retry(),
+    };
+    let interrupt = Interrupt::new();
+    let wait = |stall: Duration| {
+        guard::await_other_run(
+            &mem,
+            &desired,
+            options(NOW),
+            read,
+            || NOW,
+            Duration::from_millis(1),
+            stall,
+            &interrupt,
+        )
+    };
+    // The winner got as far as one namespace and stopped: the yielding run takes over once
+    // nothing changes for the stall time.
+    let partial = spec(&[namespace("a")], &[]);
+    apply_with(&mem, &partial, options(NOW)).await;
+    match wait(Duration::from_millis(20)).await.expect("wait") {
+        guard::Wait::Stalled(prepared) => {
+            assert_eq!(
+                actions(&prepared.plan),
+                [("namespace.b".to_string(), Action::Create)]
+            );
+        }
+        other => panic!("expected a stall, got {other:?}"),
+    }
+    apply_with(&mem, &desired, options(NOW)).await;
+    assert!(matches!(
+        wait(Duration::from_secs(60)).await.expect("wait"),
+        guard::Wait::Converged(_)
+    ));
+    // A second owned API that never goes away is an error once the stall time has passed.
+    let mut tags = desired.api.tags.clone();
+    tags.insert(OWNER_TAG_KEY.into(), "evctl".into());
+    mem.insert_api(&desired.api, &tags);
+    let err = wait(Duration::from_millis(20))
+        .await
+        .expect_err("duplicates");
+    assert!(
+        err.to_string().contains("carry evctl's ownership tag"),
+        "{err}"
     );
 }

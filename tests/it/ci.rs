@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::support::{EmulatorProcess, evctl, event_config, sdk_client, write};
+use crate::support::{EmulatorProcess, emulator_stats, evctl, event_config, sdk_client, write};
 
 const INVALID_SPEC: &str = "\
 version: 1
@@ -704,4 +704,80 @@ fn github_actions_gets_plan_and_apply_summaries_masked_outputs_and_spec_annotati
             stderr_of(&out)
         );
     }
+}
+
+#[test]
+fn five_parallel_applies_of_one_spec_leave_exactly_one_api_and_all_succeed() {
+    // Latency makes every run list before any creates, so all of them race to CreateApi.
+    let env = Env {
+        emulator: EmulatorProcess::spawn(&["--latency", "200ms"]),
+        dir: tempfile::tempdir().expect("temp dir"),
+    };
+    env.write(
+        "api.yaml",
+        &spec("ci-race", &[("stage", "pr-5")], &[("ci", "30d")]),
+    );
+    let start = std::sync::Arc::new(std::sync::Barrier::new(5));
+    let runs: Vec<_> = (0..5)
+        .map(|_| {
+            let mut cmd = env.evctl(&["apply", "api.yaml", "--auto-approve"]);
+            let start = std::sync::Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                cmd.output().expect("run evctl apply")
+            })
+        })
+        .collect();
+    let outputs: Vec<std::process::Output> = runs
+        .into_iter()
+        .map(|r| r.join().expect("apply thread"))
+        .collect();
+    for out in &outputs {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "an apply failed:\n{}",
+            stderr_of(out)
+        );
+    }
+
+    let apis = env.list(&["stage=pr-5"]);
+    assert_eq!(names(&apis), ["ci-race"], "{apis:?}");
+    let stats = runtime().block_on(emulator_stats(env.emulator.endpoint()));
+    let calls = |op: &str| stats["operations"][op].as_u64().unwrap_or(0);
+    assert!(calls("CreateApi") >= 2, "no race happened: {stats}");
+    assert_eq!(calls("DeleteApi"), calls("CreateApi") - 1, "{stats}");
+    let yielded = outputs
+        .iter()
+        .filter(|o| stderr_of(o).contains("this run deleted its duplicate"))
+        .count();
+    assert_eq!(yielded as u64, calls("CreateApi") - 1);
+    for out in outputs
+        .iter()
+        .filter(|o| stderr_of(o).contains("deleted its duplicate"))
+    {
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains("No changes left: the other run applied the spec"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    // Converged: one key, nothing left to change.
+    env.evctl(&["plan", "api.yaml", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+    let (keys, _) = {
+        let out = env
+            .evctl(&["keys", "api.yaml", "--output", "json"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let report: KeysReport = serde_json::from_slice(&out.stdout).expect("keys JSON");
+        (report, ())
+    };
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].status, "ok");
 }

@@ -18,7 +18,7 @@ use crate::control::{ControlPlane, RetryPolicy};
 use crate::emulator::{Config, Emulator};
 use crate::engine::diff::renewal_validity;
 use crate::engine::{
-    DiffOptions, ExecOptions, Interrupt, ReadOptions, Silent, execute, plan_apply,
+    DiffOptions, ExecOptions, Interrupt, ReadOptions, Silent, execute, guard, plan_apply,
 };
 use crate::exit::ExitStatus;
 use crate::model::{
@@ -125,6 +125,8 @@ async fn measure(
             ExecOptions {
                 concurrency: CONCURRENCY,
                 retry,
+                // What `evctl apply` does: the concurrent-apply guard's check is part of it.
+                create_settle: guard::CREATE_SETTLE,
             },
             &Silent,
             &Interrupt::new(),
