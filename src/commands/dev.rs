@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use notify::Watcher as _;
 
-use super::apply::{carry_out, interrupt_on_signals, until_interrupted};
+use super::apply::{Replan, carry_out, interrupt_on_signals, until_interrupted};
 use super::plan::{READ_CONCURRENCY, load_spec, now};
 use super::smoke::{SmokeOptions, Tokens, print_report, smoke_spec, verdict};
 use crate::cli::{DevArgs, OutputFormat, SpecArgs};
@@ -302,9 +302,26 @@ impl Local {
         let exec = ExecOptions {
             concurrency: READ_CONCURRENCY,
             retry: self.retry,
+            // dev's embedded emulator is its own: no concurrent run to wait out, so the
+            // concurrent-apply guard checks without the settle (see `engine::guard`).
+            create_settle: std::time::Duration::ZERO,
         };
-        let applied =
-            carry_out(&self.cp, prepared?, exec, false, interrupt, false, printer).await?;
+        let replan = Replan {
+            desired: &loaded.desired,
+            options,
+            read: self.read(),
+        };
+        let applied = carry_out(
+            &self.cp,
+            prepared?,
+            exec,
+            false,
+            interrupt,
+            false,
+            Some(replan),
+            printer,
+        )
+        .await?;
         if applied == ExitStatus::Interrupted {
             return Ok(Cycle::Interrupted);
         }

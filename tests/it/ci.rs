@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use clap::Parser as _;
 use serde::Deserialize;
 
 use crate::support::{EmulatorProcess, emulator_stats, evctl, event_config, sdk_client, write};
@@ -87,8 +88,8 @@ fn validation_errors_become_annotations_in_github_actions_and_stdout_stays_json(
 
 // ---- against the emulator ----
 
-/// A spec whose API is named `name` and tagged with `tags` (`ci=true` always), with one
-/// namespace and one key.
+/// A spec whose API is named `name` and tagged with `tags` (and `ci=true`), with the namespaces
+/// `chat` and `news` and the keys `(name, expires)`.
 fn spec(name: &str, tags: &[(&str, &str)], keys: &[(&str, &str)]) -> String {
     let mut yaml = format!(
         "version: 1
@@ -148,9 +149,14 @@ impl Env {
     }
 
     fn apply(&self, file: &str) {
-        self.evctl(&["apply", file, "--auto-approve"])
-            .assert()
-            .success();
+        self.apply_with(file, &[]);
+    }
+
+    /// `evctl apply FILE --auto-approve EXTRA...`.
+    fn apply_with(&self, file: &str, extra: &[&str]) {
+        let mut args = vec!["apply", file, "--auto-approve"];
+        args.extend(extra);
+        self.evctl(&args).assert().success();
     }
 
     fn list(&self, selectors: &[&str]) -> Vec<ListedApi> {
@@ -764,20 +770,321 @@ fn five_parallel_applies_of_one_spec_leave_exactly_one_api_and_all_succeed() {
         );
     }
 
-    // Converged: one key, nothing left to change.
+    // Converged: nothing left to change, and one copy of each namespace and key.
     env.evctl(&["plan", "api.yaml", "--detailed-exitcode"])
         .assert()
         .code(0);
-    let (keys, _) = {
-        let out = env
-            .evctl(&["keys", "api.yaml", "--output", "json"])
-            .assert()
-            .success()
-            .get_output()
-            .clone();
-        let report: KeysReport = serde_json::from_slice(&out.stdout).expect("keys JSON");
-        (report, ())
+    let client = sdk_client(env.emulator.endpoint());
+    let (keys, namespaces) = runtime().block_on(async {
+        let keys = client.list_api_keys().api_id(&apis[0].id).send().await;
+        let namespaces = client
+            .list_channel_namespaces()
+            .api_id(&apis[0].id)
+            .send()
+            .await;
+        (
+            keys.expect("ListApiKeys"),
+            namespaces.expect("ListChannelNamespaces"),
+        )
+    });
+    assert_eq!(keys.api_keys().len(), 1);
+    assert_eq!(namespaces.channel_namespaces().len(), 2);
+}
+
+// ---- templates/github-actions.yml ----
+
+/// One `evctl` command line from the workflow: the job, the words after `evctl` (variables
+/// expanded from `vars`), and the file its stdout is redirected to, if any.
+#[derive(Debug, Clone)]
+struct WorkflowCommand {
+    job: String,
+    args: Vec<String>,
+    stdout_to: Option<String>,
+}
+
+/// Splits a `run:` script into simple commands (at newlines, `;`, `|`, `&&`, `||`) and words,
+/// honouring quotes and line continuations, expanding `$NAME` / `${NAME}` from `vars`. Returns
+/// the words of each simple command, redirections kept as words.
+fn shell_commands(script: &str, vars: &BTreeMap<&str, String>) -> Vec<Vec<String>> {
+    let script = script.replace("\\\n", " ");
+    let mut commands = vec![Vec::new()];
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = script.chars().peekable();
+    let expand = |chars: &mut std::iter::Peekable<std::str::Chars>, out: &mut String| {
+        let braced = chars.peek() == Some(&'{');
+        if braced {
+            chars.next();
+        }
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                name.push(c);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if braced {
+            chars.next();
+        }
+        match vars.get(name.as_str()) {
+            Some(v) => out.push_str(v),
+            None => panic!("the workflow uses ${name}, which the test does not know"),
+        }
     };
-    assert_eq!(keys.keys.len(), 1);
-    assert_eq!(keys.keys[0].status, "ok");
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    word.push(c);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '$' => expand(&mut chars, &mut word),
+                        c => word.push(c),
+                    }
+                }
+            }
+            '$' => {
+                in_word = true;
+                expand(&mut chars, &mut word);
+            }
+            ' ' | '\t' | '\n' | ';' | '|' | '&' => {
+                if in_word {
+                    commands
+                        .last_mut()
+                        .expect("a command")
+                        .push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                if c != ' ' && c != '\t' {
+                    while chars.peek().is_some_and(|n| *n == '|' || *n == '&') {
+                        chars.next();
+                    }
+                    commands.push(Vec::new());
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        commands.last_mut().expect("a command").push(word);
+    }
+    commands.retain(|c| !c.is_empty());
+    commands
+}
+
+/// Every `evctl` command of the workflow, job by job, in order.
+fn workflow_commands(
+    workflow: &serde_yaml::Value,
+    vars: &BTreeMap<&str, String>,
+) -> Vec<WorkflowCommand> {
+    let mut found = Vec::new();
+    let jobs = workflow["jobs"].as_mapping().expect("jobs");
+    for (name, job) in jobs {
+        let job_name = name.as_str().expect("job name").to_string();
+        for step in job["steps"].as_sequence().expect("steps") {
+            let Some(script) = step["run"].as_str() else {
+                continue;
+            };
+            // GitHub expressions are not shell: stand in a plain word.
+            let mut plain = String::new();
+            let mut rest = script;
+            while let Some(start) = rest.find("${{") {
+                plain.push_str(&rest[..start]);
+                plain.push_str("EXPR");
+                let end = rest[start..].find("}}").expect("closed expression");
+                rest = &rest[start + end + 2..];
+            }
+            plain.push_str(rest);
+            for words in shell_commands(&plain, vars) {
+                if words[0] != "evctl" {
+                    continue;
+                }
+                let mut args = Vec::new();
+                let mut stdout_to = None;
+                let mut it = words[1..].iter();
+                while let Some(w) = it.next() {
+                    if w == ">" {
+                        stdout_to = it.next().cloned();
+                    } else {
+                        args.push(w.clone());
+                    }
+                }
+                found.push(WorkflowCommand {
+                    job: job_name.clone(),
+                    args,
+                    stdout_to,
+                });
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_example_workflow_is_valid_yaml_and_its_evctl_commands_run_against_the_emulator() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates/github-actions.yml"),
+    )
+    .expect("templates/github-actions.yml");
+    let workflow: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+
+    // The shape GitHub expects, and what the README promises it does.
+    let on = &workflow["on"];
+    let pr_types: Vec<&str> = on["pull_request"]["types"]
+        .as_sequence()
+        .expect("pull_request types")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(pr_types.contains(&"closed") && pr_types.contains(&"synchronize"));
+    assert!(on["schedule"][0]["cron"].as_str().is_some());
+    assert_eq!(workflow["permissions"]["id-token"].as_str(), Some("write"));
+    let jobs = workflow["jobs"].as_mapping().expect("jobs");
+    for (name, job) in jobs {
+        assert!(job["runs-on"].as_str().is_some(), "{name:?} has no runs-on");
+        let steps = job["steps"].as_sequence().expect("steps");
+        let assumes_role = steps.iter().any(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+                && s["with"]["role-to-assume"].as_str().is_some()
+        });
+        assert!(
+            assumes_role,
+            "job {name:?} does not assume the AWS role through OIDC"
+        );
+    }
+
+    let env = Env::new();
+    let mut vars: BTreeMap<&str, String> = BTreeMap::new();
+    vars.insert("SPEC", "api.yaml".into());
+    vars.insert("STAGE", "pr-42".into());
+    vars.insert("PERMANENT_STAGE", "prod".into());
+    vars.insert("EVCTL_GIT", "https://example.invalid/evctl".into());
+    vars.insert("EVCTL_REF", "main".into());
+    vars.insert("PR", "42".into());
+    vars.insert("EVENTS_HTTP_URL", "http://example.invalid".into());
+    let commands = workflow_commands(&workflow, &vars);
+    let used: Vec<String> = commands
+        .iter()
+        .map(|c| format!("{} {}", c.job, c.args.join(" ")))
+        .collect();
+    for expected in [
+        "preview validate api.yaml --var STAGE=pr-42",
+        "preview plan api.yaml --var STAGE=pr-42 --var EPHEMERAL=true --output markdown",
+        "preview apply api.yaml --var STAGE=pr-42 --var EPHEMERAL=true --auto-approve",
+        "preview smoke api.yaml",
+        "preview outputs api.yaml --var STAGE=pr-42 --var EPHEMERAL=true --format github",
+        "teardown destroy api.yaml --var STAGE=pr-42 --var EPHEMERAL=true --auto-approve",
+        "sweep gc --selector ephemeral=true --older-than 72h --auto-approve",
+        "keys keys api.yaml --var STAGE=prod --expiring-within 14d",
+        "drift plan api.yaml --var STAGE=prod --detailed-exitcode",
+    ] {
+        assert!(
+            used.iter().any(|u| u.starts_with(expected)),
+            "the workflow does not run `{expected}`:\n{used:#?}"
+        );
+    }
+    // Every command and flag exists.
+    for c in &commands {
+        let argv = std::iter::once("evctl".to_string()).chain(c.args.iter().cloned());
+        if let Err(e) = evctl::cli::Cli::try_parse_from(argv) {
+            panic!(
+                "`evctl {}` in job {} does not parse:\n{e}",
+                c.args.join(" "),
+                c.job
+            );
+        }
+    }
+
+    // And they work, in the order CI runs them: the permanent stage exists; a pull request is
+    // previewed; the nightly jobs run; the pull request closes.
+    env.write(
+        "api.yaml",
+        "version: 1
+api:
+  name: orders-${STAGE:-dev}
+  authProviders:
+    - authType: API_KEY
+  connectionAuthModes: [API_KEY]
+  defaultPublishAuthModes: [API_KEY]
+  defaultSubscribeAuthModes: [API_KEY]
+  tags:
+    stage: ${STAGE:-dev}
+    ephemeral: \"${EPHEMERAL:-false}\"
+channelNamespaces:
+  - name: default
+apiKeys:
+  - name: default
+    expires: 30d
+",
+    );
+    env.apply_with("api.yaml", &["--var", "STAGE=prod"]);
+    let summary = env.path("summary.md");
+    let output = env.path("output");
+    for job in ["preview", "sweep", "keys", "drift", "teardown"] {
+        for c in commands.iter().filter(|c| c.job == job) {
+            // As in CI: no --endpoint-url; the endpoint comes from the environment.
+            let mut cmd = evctl();
+            cmd.current_dir(env.dir.path())
+                .args(&c.args)
+                .env("AWS_ENDPOINT_URL_APPSYNC", env.emulator.endpoint())
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .env("GITHUB_OUTPUT", &output);
+            let out = cmd.output().expect("run evctl");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "`evctl {}` (job {job}) failed:\n{}",
+                c.args.join(" "),
+                stderr_of(&out)
+            );
+            if let Some(file) = &c.stdout_to {
+                std::fs::write(env.path(file), &out.stdout).expect("redirect");
+            }
+        }
+    }
+    let plan = std::fs::read_to_string(env.path("plan.md")).expect("plan.md");
+    assert!(
+        plan.starts_with("### evctl: plan for `orders-pr-42`"),
+        "{plan}"
+    );
+    let junit = std::fs::read_to_string(env.path("smoke-junit.xml")).expect("smoke-junit.xml");
+    assert!(
+        junit.contains("<testsuites") && junit.contains("failures=\"0\""),
+        "{junit}"
+    );
+    let outputs = std::fs::read_to_string(&output).expect("GITHUB_OUTPUT");
+    for name in ["http_url", "realtime_url", "api_key_default"] {
+        assert!(
+            outputs.contains(&format!("\n{name}=")) || outputs.starts_with(&format!("{name}=")),
+            "{outputs}"
+        );
+    }
+    let md = std::fs::read_to_string(&summary).expect("step summary");
+    for part in [
+        "### evctl: plan for `orders-pr-42`",
+        "### evctl smoke",
+        "### evctl gc",
+        "### evctl keys: orders-prod",
+    ] {
+        assert!(md.contains(part), "the step summary lacks {part:?}:\n{md}");
+    }
+    // Torn down; the permanent stage stays.
+    assert_eq!(names(&env.list(&[])), ["orders-prod"]);
 }
