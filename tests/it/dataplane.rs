@@ -1225,6 +1225,65 @@ async fn a_slow_subscriber_is_closed_and_never_delays_a_fast_one() {
     );
 }
 
+/// An SDK client for an emulator serving TLS with the CA in `ca_pem`.
+fn tls_sdk_client(endpoint: &str, ca_pem: Vec<u8>) -> aws_sdk_appsync::Client {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(
+            tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(ca_pem))
+                .build()
+                .expect("tls context"),
+        )
+        .build_https();
+    aws_sdk_appsync::Client::from_conf(sdk_config(endpoint).http_client(http).build())
+}
+
+/// The official Amplify events client (aws-amplify 6.22.1, `tests/amplify`) subscribes over
+/// WSS, publishes over HTTPS and over the socket. It needs Node and `npm ci` in tests/amplify
+/// (`.ci/run` does that when npm is there); without them the test says so and passes.
+#[test]
+fn the_amplify_events_client_works_against_the_emulator() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/amplify");
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !dir.join("node_modules/aws-amplify").is_dir() || node.is_err() {
+        eprintln!("skipped: needs node and `npm ci` in tests/amplify");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let state = tmp.path().join("state.json");
+    let emulator =
+        EmulatorProcess::spawn(&["--tls", "--state", state.to_str().expect("utf-8 path")]);
+    let ca = tmp.path().join("state.json.tls-ca.pem");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let api = runtime.block_on(create_api_with(
+        tls_sdk_client(emulator.endpoint(), std::fs::read(&ca).expect("CA")),
+        event_config(&[Auth::ApiKey], &[Auth::ApiKey]),
+    ));
+    let output = std::process::Command::new("node")
+        .arg("events-client.mjs")
+        .arg(api.url("https", "/event"))
+        .arg(&api.key)
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", tmp.path())
+        .env("NODE_EXTRA_CA_CERTS", &ca)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the Amplify client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, [r#"{"via":"http"}"#, r#"{"via":"websocket"}"#, "ok"]);
+}
+
 #[test]
 fn tls_serves_https_and_wss_with_a_certificate_clients_can_trust() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1244,23 +1303,7 @@ fn tls_serves_https_and_wss_with_a_certificate_clients_can_trust() {
     );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let pem = std::fs::read(&ca).expect("CA written");
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .tls_context(
-                aws_smithy_http_client::tls::TlsContext::builder()
-                    .with_trust_store(
-                        aws_smithy_http_client::tls::TrustStore::empty().with_pem_certificate(pem),
-                    )
-                    .build()
-                    .expect("tls context"),
-            )
-            .build_https();
-        let client = aws_sdk_appsync::Client::from_conf(
-            sdk_config(emulator.endpoint()).http_client(http).build(),
-        );
+        let client = tls_sdk_client(emulator.endpoint(), std::fs::read(&ca).expect("CA written"));
         let api = create_api_with(client, event_config(&[Auth::ApiKey], &[Auth::ApiKey])).await;
         let tls = evctl::smoke::tls::client_config(Some(&ca)).expect("client config");
         let mut ws = Ws::connect(

@@ -84,27 +84,34 @@ const REPRODUCE: &str = "cargo build --release && target/release/evctl bench fan
 pub async fn fanout(args: BenchFanoutArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let needed = args.subscribers.iter().max().copied().unwrap_or(0) + args.idle_connections + 64;
     check_open_files(2 * needed)?;
-    let mut rows = Vec::new();
-    let mut memory = None;
+    // Memory first, on a fresh process: after a fan-out run the allocator keeps the memory it
+    // freed, and new connections would not show in VmRSS.
+    printer.status(&format!(
+        "memory: {} idle connections…",
+        args.idle_connections
+    ));
+    let fresh = Emulator::start(Broker::Shared).await?;
+    let memory = idle_memory(&fresh, &fresh.setup().await?, args.idle_connections).await?;
+    drop(fresh);
+    // Both brokers run side by side and are measured alternately, so that load from elsewhere
+    // on the machine hits both alike.
+    let mut brokers = Vec::new();
     for broker in [Broker::Shared, Broker::Naive] {
         let emulator = Emulator::start(broker).await?;
         let target = emulator.setup().await?;
-        for &n in &args.subscribers {
+        brokers.push((broker, emulator, target));
+    }
+    let mut rows = Vec::new();
+    for &n in &args.subscribers {
+        for (broker, _, target) in &brokers {
             printer.status(&format!("{broker:?} broker, {n} subscribers…"));
-            rows.push(measure(&target, broker, n, &args).await?);
-        }
-        if broker == Broker::Shared {
-            printer.status(&format!(
-                "memory: {} idle connections…",
-                args.idle_connections
-            ));
-            memory = Some(idle_memory(&emulator, &target, args.idle_connections).await?);
+            rows.push(measure(target, *broker, n, &args).await?);
         }
     }
     let report = Report {
         event_bytes: args.event_bytes,
         rows,
-        memory: memory.context("no memory measurement")?,
+        memory,
         reproduce: REPRODUCE,
     };
     match printer.format {
