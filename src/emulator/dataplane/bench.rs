@@ -236,13 +236,12 @@ impl Emulator {
 
     /// Creates an API key API with a `bench` namespace; returns where and how to connect.
     async fn setup(&self) -> anyhow::Result<Target> {
-        let aws = crate::cli::AwsArgs {
-            profile: None,
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(self.endpoint.clone()),
-        };
-        let control = crate::control::sdk::SdkControlPlane::connect(
-            &aws,
+        // The emulator's default key pair: the bench needs nothing from the environment.
+        let control = crate::control::sdk::SdkControlPlane::local(
+            &self.endpoint,
+            "us-east-1",
+            &crate::signing::Credentials::new("test", "test", None),
+            None,
             crate::control::RetryPolicy::default(),
         )
         .await
