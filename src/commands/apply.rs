@@ -238,8 +238,7 @@ pub(crate) async fn carry_out<C: ControlPlane>(
     )
     .await;
     if let Some(yielded) = &report.yielded {
-        report_json("yielded", Some(&report))?;
-        return yield_to_other_run(
+        let (status, line) = match yield_to_other_run(
             cp,
             &plan.api.name,
             yielded,
@@ -249,7 +248,30 @@ pub(crate) async fn carry_out<C: ControlPlane>(
             replan,
             printer,
         )
-        .await;
+        .await?
+        {
+            // The other run's plan, executed by this one, reported itself.
+            YieldOutcome::TookOver(status) => return Ok(status),
+            YieldOutcome::Converged(line) => (ExitStatus::Success, line),
+            YieldOutcome::Interrupted => (ExitStatus::Interrupted, String::new()),
+        };
+        let json_status = if status == ExitStatus::Success {
+            "yielded"
+        } else {
+            "interrupted"
+        };
+        report_json(json_status, Some(&report))?;
+        if !line.is_empty() {
+            if printer.format != OutputFormat::Json {
+                printer.result(&line);
+            }
+            step_summary(
+                github,
+                printer,
+                &format!("### evctl: apply `{}`\n\n{line}\n", plan.api.name),
+            )?;
+        }
+        return Ok(status);
     }
     let done = report.done();
     let status = if report.interrupted {
@@ -294,6 +316,15 @@ pub(crate) async fn carry_out<C: ControlPlane>(
     Ok(ExitStatus::Success)
 }
 
+/// How waiting for the run that won the creation race ended.
+enum YieldOutcome {
+    /// The survivor matches the spec; the line says so.
+    Converged(String),
+    /// That run stalled; this one executed the rest (and reported it) with this status.
+    TookOver(ExitStatus),
+    Interrupted,
+}
+
 /// A concurrent run created the same API and this run yielded (`engine::guard`): wait for the
 /// surviving API to match the spec, or finish the job if that run stalls.
 #[allow(clippy::too_many_arguments)]
@@ -306,7 +337,7 @@ async fn yield_to_other_run<C: ControlPlane>(
     github: bool,
     replan: Option<Replan<'_>>,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
+) -> anyhow::Result<YieldOutcome> {
     let Yielded { survivor, deleted } = yielded;
     let Some(replan) = replan else {
         anyhow::bail!(
@@ -330,31 +361,27 @@ async fn yield_to_other_run<C: ControlPlane>(
         interrupt,
     )
     .await?;
-    match wait {
-        Wait::Converged(_) => {
-            if printer.format != OutputFormat::Json {
-                printer.result(&format!(
-                    "No changes left: the other run applied the spec to API {name:?} ({survivor})."
-                ));
-            }
-            Ok(ExitStatus::Success)
-        }
+    Ok(match wait {
+        Wait::Converged(_) => YieldOutcome::Converged(format!(
+            "No changes left: the other run applied the spec to API {name:?} ({survivor})."
+        )),
         Wait::Stalled(prepared) => {
             printer.status(&format!(
                 "The other run has made no progress for {}s; this run finishes the job.",
                 guard::STALL_TIMEOUT.as_secs()
             ));
-            Box::pin(carry_out(
+            let status = Box::pin(carry_out(
                 cp, prepared, exec, false, interrupt, github, None, printer,
             ))
-            .await
+            .await?;
+            YieldOutcome::TookOver(status)
         }
         Wait::Interrupted => {
             printer
                 .status("Interrupted while waiting for the other run; nothing else was changed.");
-            Ok(ExitStatus::Interrupted)
+            YieldOutcome::Interrupted
         }
-    }
+    })
 }
 
 /// Asks on the terminal; only `yes` confirms.

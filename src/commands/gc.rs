@@ -7,10 +7,10 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::apply::{ask_yes, interrupt_on_signals, require_a_way_to_confirm};
-use super::list::{READ_CONCURRENCY, nothing_found, now};
+use super::list::{READ_CONCURRENCY, nothing_found};
+use super::plan::{connect, now};
 use crate::cli::{GcArgs, OutputFormat};
-use crate::control::sdk::SdkControlPlane;
-use crate::control::{ControlPlane, RetryPolicy};
+use crate::control::ControlPlane;
 use crate::engine::retry::retry_conflicts;
 use crate::exit::ExitStatus;
 use crate::inventory::{self, GcAction, GcRow, Selector, Verdict};
@@ -39,8 +39,7 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     );
     let ask = !args.dry_run && !args.auto_approve;
     require_a_way_to_confirm(ask, "`evctl gc --dry-run`")?;
-    let retry = RetryPolicy::from_env(|name| std::env::var(name).ok())?;
-    let cp = SdkControlPlane::connect(&args.aws, retry).await?;
+    let (cp, retry) = connect(&args.aws).await?;
     let entries = inventory::read(&cp, &selectors, now(), READ_CONCURRENCY, &retry)
         .await
         .map_err(|e| anyhow::Error::new(e).context("could not list the Event APIs"))?;

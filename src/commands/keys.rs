@@ -7,40 +7,20 @@ use std::collections::BTreeSet;
 
 use anyhow::Context as _;
 
+use super::plan::{connect, load_spec, now};
 use crate::cli::{KeysArgs, OutputFormat};
 use crate::control::ControlPlane;
-use crate::control::RetryPolicy;
-use crate::control::sdk::SdkControlPlane;
 use crate::engine::{DiffOptions, Unowned, diff, find_api, observe};
 use crate::exit::ExitStatus;
 use crate::output::github::{self, Annotation, Github, Level};
 use crate::output::{Printer, keys as render};
-use crate::spec::{self, Vars};
 
 pub async fn run(args: KeysArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let gh = Github::from_process_env(false);
-    let vars = Vars::from_args_and_env(&args.spec.vars)?;
-    let loaded = match spec::load(&args.spec.spec, &vars) {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            if gh.is_some() {
-                github::emit(
-                    &err.diagnostics
-                        .iter()
-                        .map(github::spec_annotation)
-                        .collect::<Vec<_>>(),
-                );
-            }
-            return Err(err.into());
-        }
-    };
-    for warning in &loaded.warnings {
-        printer.warn(warning.render().trim_end());
-    }
+    let loaded = load_spec(&args.spec, false, printer)?;
     let desired = &loaded.desired;
     let name = &desired.api.name;
-    let retry = RetryPolicy::from_env(|n| std::env::var(n).ok())?;
-    let cp = SdkControlPlane::connect(&args.aws, retry).await?;
+    let (cp, retry) = connect(&args.aws).await?;
     let (api, _) = find_api(&cp, name, &retry)
         .await
         .context("could not list the Event APIs")?
@@ -57,7 +37,7 @@ pub async fn run(args: KeysArgs, printer: &Printer) -> anyhow::Result<ExitStatus
     let observation = observe(&cp, Some(api), &BTreeSet::new(), 4, &retry)
         .await
         .with_context(|| format!("could not read the keys of API {name:?}"))?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = now();
     let options = DiffOptions {
         now,
         prune: false,

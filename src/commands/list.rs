@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use super::plan::{connect, now};
 use crate::cli::{ListArgs, OutputFormat};
-use crate::control::sdk::SdkControlPlane;
-use crate::control::{ControlPlane, RetryPolicy};
+use crate::control::ControlPlane;
 use crate::exit::ExitStatus;
 use crate::inventory::{self, Entry, Selector};
 use crate::output::{Printer, inventory as render};
@@ -23,8 +23,7 @@ struct Listing<'a> {
 
 pub async fn run(args: ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let selectors = Selector::parse_all(&args.selectors)?;
-    let retry = RetryPolicy::from_env(|name| std::env::var(name).ok())?;
-    let cp = SdkControlPlane::connect(&args.aws, retry).await?;
+    let (cp, retry) = connect(&args.aws).await?;
     let entries = inventory::read(&cp, &selectors, now(), READ_CONCURRENCY, &retry)
         .await
         .map_err(|e| anyhow::Error::new(e).context("could not list the Event APIs"))?;
@@ -52,9 +51,4 @@ pub(crate) fn nothing_found(selectors: &[Selector], target: &crate::control::Tar
         let s: Vec<String> = selectors.iter().map(Selector::to_string).collect();
         format!("No Event APIs in {target} match {}.", s.join(", "))
     }
-}
-
-/// Now, in epoch seconds.
-pub(crate) fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
