@@ -208,6 +208,29 @@ mod tests {
     }
 
     #[test]
+    fn a_given_certificate_and_key_are_served_and_trusted_as_is() {
+        let dir = std::env::temp_dir().join(format!("evctl-tls-given-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (_, chain, key) = generate_pems().expect("generates");
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, chain).expect("write cert");
+        std::fs::write(&key_path, key).expect("write key");
+        let tls = configure(false, Some(&cert_path), Some(&key_path), None)
+            .expect("configures")
+            .expect("tls on");
+        assert_eq!(tls.trust_path, cert_path);
+        assert!(!tls.generated);
+        assert_eq!(
+            tls.config.alpn_protocols,
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        std::fs::write(&key_path, "not a key").expect("write");
+        let err = configure(false, Some(&cert_path), Some(&key_path), None).expect_err("bad key");
+        assert!(format!("{err:#}").contains("key.pem"), "{err:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn state_side_files_are_reused_across_restarts() {
         let dir = std::env::temp_dir().join(format!("evctl-tls-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
