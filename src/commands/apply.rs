@@ -42,7 +42,7 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     let exec = ExecOptions {
         concurrency: usize::from(args.concurrency),
         retry,
-        create_settle: guard::CREATE_SETTLE,
+        create_settle: guard::settle_from_env(|name| std::env::var(name).ok())?,
     };
     let Some(plan) = saved else {
         let loaded = load_spec(&args.spec, args.engine.github, printer)?;

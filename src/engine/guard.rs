@@ -27,6 +27,20 @@ use crate::model::{DesiredState, ObservedApi};
 /// one-second resolution of `created`).
 pub const CREATE_SETTLE: Duration = Duration::from_millis(1100);
 
+/// Environment variable overriding [`CREATE_SETTLE`], e.g. `2s` (or `0s` where no two applies of
+/// one spec can ever run at once, such as most tests).
+pub const ENV_CREATE_SETTLE: &str = "EVCTL_CREATE_SETTLE";
+
+/// [`CREATE_SETTLE`], or the `EVCTL_CREATE_SETTLE` override from `env` (a lookup, so tests need no
+/// process environment).
+pub fn settle_from_env(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Duration> {
+    match env(ENV_CREATE_SETTLE) {
+        None => Ok(CREATE_SETTLE),
+        Some(v) => humantime::parse_duration(v.trim())
+            .map_err(|e| anyhow::anyhow!("{ENV_CREATE_SETTLE}={v:?}: {e} (e.g. 1100ms, 2s, 0s)")),
+    }
+}
+
 /// How often a run that yielded re-plans against the surviving API.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -176,5 +190,22 @@ pub async fn await_other_run<C: ControlPlane>(
         if !pause(poll, Some(interrupt)).await {
             return Ok(Wait::Interrupted);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settle_can_be_overridden_from_the_environment() {
+        assert_eq!(settle_from_env(|_| None).expect("default"), CREATE_SETTLE);
+        let set = |v: &'static str| move |k: &str| (k == ENV_CREATE_SETTLE).then(|| v.to_string());
+        assert_eq!(
+            settle_from_env(set("2s")).expect("2s"),
+            Duration::from_secs(2)
+        );
+        assert_eq!(settle_from_env(set(" 0s ")).expect("0s"), Duration::ZERO);
+        assert!(settle_from_env(set("soon")).is_err());
     }
 }

@@ -135,10 +135,13 @@ impl Env {
         self.dir.path().join(name)
     }
 
-    /// `evctl ARGS --endpoint-url <emulator>`, run in the temp dir.
+    /// `evctl ARGS --endpoint-url <emulator>`, run in the temp dir. Only one apply runs at a
+    /// time here, so the concurrent-apply guard needs no settle; the concurrency test sets the
+    /// default back.
     fn evctl(&self, args: &[&str]) -> assert_cmd::Command {
         let mut cmd = evctl();
         cmd.current_dir(self.dir.path())
+            .env("EVCTL_CREATE_SETTLE", "0s")
             .args(args)
             .args(["--endpoint-url", self.emulator.endpoint()]);
         cmd
@@ -727,6 +730,8 @@ fn five_parallel_applies_of_one_spec_leave_exactly_one_api_and_all_succeed() {
     let runs: Vec<_> = (0..5)
         .map(|_| {
             let mut cmd = env.evctl(&["apply", "api.yaml", "--auto-approve"]);
+            // The real settle: this is the test of it.
+            cmd.env_remove("EVCTL_CREATE_SETTLE");
             let start = std::sync::Arc::clone(&start);
             std::thread::spawn(move || {
                 start.wait();

@@ -78,10 +78,13 @@ pub struct Stage {
 }
 
 /// Fast retries for tests: the same policy code, shorter pauses (see the README's
-/// environment variables).
-const FAST_RETRIES: [(&str, &str); 2] = [
+/// environment variables). No stage runs two applies of one spec at once, so the
+/// concurrent-apply guard checks without its settle (`ci::five_parallel_applies_...` tests it
+/// with the default).
+const FAST_RETRIES: [(&str, &str); 3] = [
     ("EVCTL_MAX_ATTEMPTS", "10"),
     ("EVCTL_RETRY_INITIAL_BACKOFF", "5ms"),
+    ("EVCTL_CREATE_SETTLE", "0s"),
 ];
 
 impl Stage {
