@@ -443,7 +443,8 @@ pub struct ListArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
 
-    /// Only APIs with this tag (repeatable; all must match).
+    /// Only APIs whose tags match: KEY=VALUE, KEY!=VALUE or KEY (present); repeatable, all must
+    /// match.
     #[arg(long = "selector", short = 'l', value_name = "KEY=VALUE")]
     pub selectors: Vec<String>,
 }
@@ -453,7 +454,8 @@ pub struct GcArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
 
-    /// Only evctl-owned APIs with this tag (repeatable; all must match; at least one required).
+    /// Only evctl-owned APIs whose tags match: KEY=VALUE, KEY!=VALUE or KEY (present);
+    /// repeatable, all must match, at least one required.
     #[arg(
         long = "selector",
         short = 'l',
@@ -482,7 +484,8 @@ pub struct KeysArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
 
-    /// Exit 2 if any key expires within this window (e.g. 14d).
+    /// Exit 2 if any key of the spec is expired, expires within this window (e.g. 14d), or is
+    /// missing.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub expiring_within: Option<Duration>,
 }

@@ -118,6 +118,8 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             apis: &rows,
             interrupted,
         })?;
+    } else if printer.format == OutputFormat::Markdown {
+        printer.result(&render::render_gc_markdown(&rows, args.dry_run));
     } else if rows.is_empty() {
         printer.status(&nothing_found(&selectors, &cp.target()));
         printer.result(&render::gc_summary(&rows, args.dry_run));

@@ -57,10 +57,10 @@ pub async fn run(args: KeysArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         window,
     );
 
-    if printer.format == OutputFormat::Json {
-        printer.json(&report)?;
-    } else {
-        printer.result(&render::render_text(&report));
+    match printer.format {
+        OutputFormat::Json => printer.json(&report)?,
+        OutputFormat::Markdown => printer.result(&render::render_markdown(&report)),
+        OutputFormat::Text | OutputFormat::Junit => printer.result(&render::render_text(&report)),
     }
     if let Some(gh) = &gh {
         let file = args.spec.spec.display().to_string();

@@ -389,6 +389,20 @@ fn gc_deletes_only_owned_matching_apis_older_than_the_cutoff_and_dry_run_changes
         ])
     );
     assert_eq!(env.list(&[]).len(), 3);
+    env.evctl(&[
+        "gc",
+        "-l",
+        "ci=true",
+        "--older-than",
+        "0s",
+        "--dry-run",
+        "-o",
+        "markdown",
+    ])
+    .assert()
+    .success()
+    .stdout(predicates::str::starts_with("### evctl gc\n"))
+    .stdout(predicates::str::contains("| would delete |"));
 
     // The real sweep of one stage, with a step summary in GitHub Actions.
     let summary = env.path("summary.md");
@@ -576,6 +590,11 @@ fn keys_lists_expiry_and_exits_2_when_a_key_expires_within_the_window() {
         md.starts_with("### evctl keys: ci-keys") && md.contains("| web |"),
         "{md}"
     );
+
+    env.evctl(&["keys", "api.yaml", "-o", "markdown"])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("### evctl keys: ci-keys\n"));
 
     // A key the spec adds but the API lacks yet needs attention too.
     env.write(
