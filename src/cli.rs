@@ -425,9 +425,10 @@ pub struct DevArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
 
-    /// Address of the embedded emulator.
-    #[arg(long, default_value = "127.0.0.1:4510", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Address of the embedded emulator [default: 127.0.0.1:4510, or a free port with a warning
+    /// when that one is taken; an address given here is used or fails].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
 
     /// Exit after the first smoke test, with its verdict as the exit code.
     #[arg(long)]

@@ -10,6 +10,7 @@
 //! `EVCTL_OIDC_TOKEN` and `EVCTL_LAMBDA_TOKEN` replace the minted ones.
 
 use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -196,12 +197,66 @@ fn normalise(path: &Path) -> PathBuf {
 
 /// The embedded emulator and what `dev` needs to drive it.
 struct Local {
-    handle: emulator::Handle,
+    handle: crate::emulator::Handle,
     cp: SdkControlPlane,
     retry: RetryPolicy,
     smoke: SmokeOptions,
     iam: crate::signing::Credentials,
     region: String,
+}
+
+/// Where `evctl dev` serves when `--listen` is not given: a fixed port, so that the snippets it
+/// prints stay valid from one run to the next.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4510));
+
+/// Starts the emulator on `--listen`, or on [`DEFAULT_LISTEN`] when none was given. A taken
+/// default port is not an error (another `evctl dev` or `evctl emulator` may hold it): the
+/// emulator moves to a free port and says so. An address the user chose is used or fails.
+async fn start_emulator(
+    config: emulator::Config,
+    listen: Option<SocketAddr>,
+    printer: &Printer,
+) -> anyhow::Result<crate::emulator::Handle> {
+    start_emulator_with_default(config, listen, DEFAULT_LISTEN, printer).await
+}
+
+async fn start_emulator_with_default(
+    mut config: emulator::Config,
+    listen: Option<SocketAddr>,
+    default: SocketAddr,
+    printer: &Printer,
+) -> anyhow::Result<crate::emulator::Handle> {
+    let explicit = listen.is_some();
+    config.listen = listen.unwrap_or(default);
+    let first = Emulator::start(config.clone()).await;
+    let err = match first {
+        Ok(handle) => return Ok(handle),
+        Err(err) => err,
+    };
+    if explicit || !is_addr_in_use(&err) {
+        return Err(err.context(format!(
+            "could not start the emulator on {} (is another `evctl dev` or `evctl emulator` \
+             running? choose another address with --listen, e.g. 127.0.0.1:0)",
+            config.listen
+        )));
+    }
+    printer.warn(&format!(
+        "{} is in use (another `evctl dev` or `evctl emulator`?); serving on a free port instead \
+         (choose one with --listen)",
+        config.listen
+    ));
+    config.listen = SocketAddr::new(config.listen.ip(), 0);
+    Emulator::start(config)
+        .await
+        .context("could not start the emulator on a free port")
+}
+
+fn is_addr_in_use(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    })
 }
 
 /// How one apply-and-smoke cycle ended.
@@ -213,10 +268,7 @@ enum Cycle {
 impl Local {
     async fn start(args: &DevArgs, env_tokens: Tokens, printer: &Printer) -> anyhow::Result<Local> {
         let tls_setup = emulator::tls::configure(args.tls, None, None, None)?;
-        let mut config = emulator::Config {
-            listen: args.listen,
-            ..emulator::Config::default()
-        };
+        let mut config = emulator::Config::default();
         let lambda_token = env_tokens
             .lambda
             .clone()
@@ -225,13 +277,7 @@ impl Local {
         config.tls = tls_setup.as_ref().map(|t| t.config.clone());
         let region = config.region.clone();
         let iam = config.credentials.clone();
-        let handle = Emulator::start(config).await.with_context(|| {
-            format!(
-                "could not start the emulator on {} (is another `evctl dev` or `evctl emulator` \
-                 running? choose another address with --listen, e.g. 127.0.0.1:0)",
-                args.listen
-            )
-        })?;
+        let handle = start_emulator(config, args.listen, printer).await?;
         let endpoint = handle.endpoint();
         let (trust_pem, client_tls) = match &tls_setup {
             Some(t) => {
@@ -546,5 +592,42 @@ mod tests {
         );
         assert!(text.contains("new WebSocket('ws://127.0.0.1:4600/event/realtime', ['aws-appsync-event-ws', `header-${header}`])"), "{text}");
         assert!(text.contains("channel: '/default/*'"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::*;
+
+    fn quiet() -> Printer {
+        Printer::plain()
+    }
+
+    #[tokio::test]
+    async fn a_taken_default_port_moves_to_a_free_one_but_a_chosen_one_fails() {
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port to hold");
+        let taken = holder.local_addr().expect("held address");
+        let err = start_emulator(emulator::Config::default(), Some(taken), &quiet())
+            .await
+            .err()
+            .expect("an address the user chose is used or fails");
+        assert!(is_addr_in_use(&err), "{err:#}");
+        assert!(format!("{err:#}").contains("--listen"), "{err:#}");
+
+        // The same taken port as the default: start_emulator falls back to a free port.
+        let handle = start_at_default_for_test(emulator::Config::default(), taken).await;
+        assert_ne!(handle.endpoint(), format!("http://{taken}"));
+        handle.shutdown().await;
+    }
+
+    /// `start_emulator` with `taken` standing in for [`DEFAULT_LISTEN`] (tests never hold the
+    /// real default port, which a developer's own `evctl dev` may be using).
+    async fn start_at_default_for_test(
+        config: emulator::Config,
+        taken: SocketAddr,
+    ) -> crate::emulator::Handle {
+        start_emulator_with_default(config, None, taken, &quiet())
+            .await
+            .expect("falls back to a free port")
     }
 }
