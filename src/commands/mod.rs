@@ -67,8 +67,10 @@ async fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> 
 }
 
 /// Logs (tracing) go to stderr: warnings by default, more with -v/-vv, overridable with RUST_LOG.
-/// Crates whose TRACE output can show key values (see [`init_tracing`]).
-const SECRET_TRACING_CRATES: [&str; 9] = [
+/// Crates whose TRACE output can show key values (see [`init_tracing`]): the SDK and HTTP stack
+/// log URIs and bodies; the WebSocket library logs handshakes (the `header-` subprotocol holds
+/// the connection's credentials) and frames (a subscribe carries its `authorization`).
+const SECRET_TRACING_CRATES: [&str; 11] = [
     "aws_smithy_runtime",
     "aws_smithy_runtime_api",
     "aws_smithy_http",
@@ -78,6 +80,8 @@ const SECRET_TRACING_CRATES: [&str; 9] = [
     "hyper",
     "hyper_util",
     "h2",
+    "tungstenite",
+    "tokio_tungstenite",
 ];
 
 fn init_tracing(verbosity: Verbosity) {
@@ -89,8 +93,9 @@ fn init_tracing(verbosity: Verbosity) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // At TRACE the SDK and HTTP stack log request URIs and response bodies, which carry API
-    // key values: their TRACE events are dropped, whatever RUST_LOG says.
+    // At TRACE the SDK, the HTTP stack and the WebSocket library log what they send and
+    // receive, which carries API key values: their TRACE events are dropped, whatever RUST_LOG
+    // says.
     let secret_safe = tracing_subscriber::filter::filter_fn(|meta| {
         *meta.level() != tracing::Level::TRACE
             || !SECRET_TRACING_CRATES.iter().any(|c| {

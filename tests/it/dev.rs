@@ -308,3 +308,38 @@ fn dev_once_with_tls_serves_https_and_wss() {
         "{stderr}"
     );
 }
+
+#[test]
+fn trace_logs_of_both_ends_never_show_key_values() {
+    // dev is the smoke client and the emulator in one process: at RUST_LOG=trace both ends'
+    // WebSocket libraries would log handshakes (the `header-` subprotocol) and frames (a
+    // subscribe's `authorization`), which carry the key.
+    let out = dev_once(&template("minimal.yaml"))
+        .env("RUST_LOG", "trace")
+        .assert()
+        .success();
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert!(
+        stderr.contains("TRACE") && stderr.len() > 10_000,
+        "RUST_LOG=trace should log a lot:\n{stderr}"
+    );
+    let key = regex_lite::Regex::new("da2-[a-z0-9]{26}").expect("regex");
+    for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        let leaked: Vec<&str> = key.find_iter(text).map(|m| m.as_str()).collect();
+        assert!(leaked.is_empty(), "{stream} shows key values {leaked:?}");
+    }
+    use base64::Engine as _;
+    for encoded in stderr.split("header-").skip(1) {
+        let token: String = encoded
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&decoded).contains("da2-"),
+            "stderr shows a key in an encoded header: {token}"
+        );
+    }
+}
