@@ -273,7 +273,6 @@ pub(crate) async fn carry_out<C: ControlPlane>(
         }
         return Ok(status);
     }
-    let done = report.done();
     let status = if report.interrupted {
         "interrupted"
     } else if report.succeeded() {
@@ -283,12 +282,12 @@ pub(crate) async fn carry_out<C: ControlPlane>(
     };
     report_json(status, Some(&report))?;
     if printer.format != OutputFormat::Json {
-        printer.result(&render::done_line(plan.kind, &done));
+        printer.result(&render::done_line(plan.kind, &report));
     }
     let markdown = format!(
         "{}\n**{}**\n",
         render::render_markdown(&plan),
-        render::done_line(plan.kind, &done)
+        render::done_line(plan.kind, &report)
     );
     step_summary(github, printer, &markdown)?;
     if report.interrupted {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use super::{Printer, Style};
-use crate::engine::{Action, Change, FieldChange, Plan, PlanKind, Summary};
+use crate::engine::{Action, Change, FieldChange, Plan, PlanKind, Report, Summary};
 
 /// The plan as text (colours if the printer has them).
 pub fn render(plan: &Plan, p: &Printer) -> String {
@@ -85,14 +85,31 @@ pub fn plan_line(s: &Summary) -> String {
     )
 }
 
-/// `Apply complete! Resources: 1 added, 2 changed, 0 destroyed.`
-pub fn done_line(kind: PlanKind, s: &Summary) -> String {
+/// `Apply complete! Resources: 1 added, 2 changed, 0 destroyed.` An apply that did not finish
+/// says so, with what it left: `Apply interrupted! Resources: 1 added, 0 changed, 0 destroyed;
+/// 2 not started.` or `Apply failed! ...; 1 failed, 0 not started.`
+pub fn done_line(kind: PlanKind, report: &Report) -> String {
     let what = match kind {
         PlanKind::Apply => "Apply",
         PlanKind::Destroy => "Destroy",
     };
+    let s = report.done();
+    let failed = report.failures().count();
+    let (ending, left) = if report.interrupted {
+        (
+            "interrupted",
+            format!("; {} not started", report.not_started()),
+        )
+    } else if failed > 0 {
+        (
+            "failed",
+            format!("; {failed} failed, {} not started", report.not_started()),
+        )
+    } else {
+        ("complete", String::new())
+    };
     format!(
-        "{what} complete! Resources: {} added, {} changed, {} destroyed.",
+        "{what} {ending}! Resources: {} added, {} changed, {} destroyed{left}.",
         s.add, s.change, s.destroy
     )
 }
@@ -418,6 +435,41 @@ Note: namespace "x" is not in the spec; kept because of --no-prune
         assert!(
             md.contains("\n```diff\n") && md.ends_with("```\n\n</details>\n"),
             "{md}"
+        );
+    }
+
+    #[test]
+    fn the_result_line_says_whether_the_run_finished() {
+        use crate::engine::execute::{Outcome, Status};
+        let outcome = |address: &str, action, status| Outcome {
+            address: address.into(),
+            action,
+            status,
+        };
+        let mut report = Report {
+            outcomes: vec![
+                outcome("api", Action::Create, Status::Done),
+                outcome("namespace.a", Action::Create, Status::Done),
+                outcome("key.k", Action::Update, Status::NotStarted),
+            ],
+            interrupted: true,
+            api: None,
+            yielded: None,
+        };
+        assert_eq!(
+            done_line(PlanKind::Apply, &report),
+            "Apply interrupted! Resources: 2 added, 0 changed, 0 destroyed; 1 not started."
+        );
+        report.interrupted = false;
+        report.outcomes[2].status = Status::Failed("UpdateApiKey failed".into());
+        assert_eq!(
+            done_line(PlanKind::Apply, &report),
+            "Apply failed! Resources: 2 added, 0 changed, 0 destroyed; 1 failed, 0 not started."
+        );
+        report.outcomes.pop();
+        assert_eq!(
+            done_line(PlanKind::Destroy, &report),
+            "Destroy complete! Resources: 2 added, 0 changed, 0 destroyed."
         );
     }
 }
