@@ -27,7 +27,7 @@ pub mod validate;
 /// with their whole cause chain, and nowhere else.
 pub fn main(cli: Cli) -> ExitStatus {
     let printer = Printer::from_args(&cli.global);
-    init_tracing(printer.verbosity);
+    init_tracing(printer.verbosity, printer.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,7 +84,7 @@ const SECRET_TRACING_CRATES: [&str; 11] = [
     "tokio_tungstenite",
 ];
 
-fn init_tracing(verbosity: Verbosity) {
+fn init_tracing(verbosity: Verbosity, color: bool) {
     let default = match verbosity {
         Verbosity::Quiet => "error",
         Verbosity::Normal => "warn",
@@ -106,6 +106,7 @@ fn init_tracing(verbosity: Verbosity) {
     });
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(color)
         .without_time()
         .with_filter(filter)
         .with_filter(secret_safe);

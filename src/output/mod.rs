@@ -45,7 +45,11 @@ impl Printer {
         };
         Printer {
             format: global.output,
-            color: !global.no_color && !no_color_env && std::io::stdout().is_terminal(),
+            color: use_colour(
+                global.no_color || no_color_env,
+                std::io::stdout().is_terminal(),
+                std::io::stderr().is_terminal(),
+            ),
             verbosity,
             interactive: std::io::stderr().is_terminal(),
         }
@@ -123,6 +127,12 @@ impl Printer {
     }
 }
 
+/// Colours only when both streams are terminals: the same rendering (a plan, an error) goes to
+/// either stream, so a redirected one (`2> log`, `| tee`) would otherwise get escape codes.
+fn use_colour(disabled: bool, stdout_tty: bool, stderr_tty: bool) -> bool {
+    !disabled && stdout_tty && stderr_tty
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Style {
     Red,
@@ -130,4 +140,17 @@ pub enum Style {
     Yellow,
     Bold,
     Dim,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::use_colour;
+
+    #[test]
+    fn colours_need_two_terminals_and_no_opt_out() {
+        assert!(use_colour(false, true, true));
+        assert!(!use_colour(true, true, true), "--no-color / NO_COLOR");
+        assert!(!use_colour(false, true, false), "stderr redirected");
+        assert!(!use_colour(false, false, true), "stdout redirected");
+    }
 }
