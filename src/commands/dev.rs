@@ -20,7 +20,7 @@ use notify::Watcher as _;
 use super::apply::{Replan, carry_out, interrupt_on_signals, until_interrupted};
 use super::plan::{READ_CONCURRENCY, load_spec, now};
 use super::smoke::{SmokeOptions, Tokens, print_report, smoke_spec, verdict};
-use crate::cli::{DevArgs, OutputFormat, SpecArgs};
+use crate::cli::{DevArgs, SpecArgs};
 use crate::control::RetryPolicy;
 use crate::control::sdk::SdkControlPlane;
 use crate::emulator::{self, Emulator};
@@ -71,9 +71,7 @@ async fn serve(
         );
         return Ok(verdict(&report));
     }
-    if printer.format == OutputFormat::Text {
-        printer.result(&local.connection_info(loaded, printer).await?);
-    }
+    printer.result(&local.connection_info(loaded, printer).await?);
     watch(&args.spec, local, loaded, interrupt, printer).await
 }
 

@@ -5,13 +5,22 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::cli::InitArgs;
+use crate::cli::{InitArgs, OutputFormat};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
 use crate::spec::templates::{self, SCHEMA_FILE, TEMPLATES};
 
 pub async fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let json = printer.format == OutputFormat::Json;
     if args.list {
+        if json {
+            let templates: Vec<_> = TEMPLATES
+                .iter()
+                .map(|t| serde_json::json!({"name": t.name, "summary": t.summary}))
+                .collect();
+            printer.json(&serde_json::json!({"format_version": "1.0", "templates": templates}))?;
+            return Ok(ExitStatus::Success);
+        }
         let width = TEMPLATES.iter().map(|t| t.name.len()).max().unwrap_or(0);
         let lines: Vec<String> = TEMPLATES
             .iter()
@@ -65,7 +74,22 @@ pub async fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         .chain([(schema_path.as_path(), schema.as_str())])
     {
         write(path, contents)?;
-        printer.result(&path.display().to_string());
+        if !json {
+            printer.result(&path.display().to_string());
+        }
+    }
+    if json {
+        let written: Vec<String> = files
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .chain([schema_path.display().to_string()])
+            .collect();
+        printer.json(&serde_json::json!({
+            "format_version": "1.0",
+            "template": template.name,
+            "spec": spec_path.display().to_string(),
+            "files": written,
+        }))?;
     }
     let shown = spec_path.display();
     printer.status(&format!(

@@ -4,7 +4,7 @@
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, OutputFormat};
 use crate::exit::ExitStatus;
 use crate::output::{Printer, Verbosity};
 
@@ -28,6 +28,10 @@ pub mod validate;
 pub fn main(cli: Cli) -> ExitStatus {
     let printer = Printer::from_args(&cli.global);
     init_tracing(printer.verbosity, printer.color);
+    if let Err(err) = check_format(&cli.command, printer.format) {
+        printer.error(&err);
+        return ExitStatus::Failure;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,6 +48,59 @@ pub fn main(cli: Cli) -> ExitStatus {
             printer.error(&err);
             ExitStatus::Failure
         }
+    }
+}
+
+/// The `--output` formats each command can print. Any other is refused before the command
+/// runs: silently printing text where JSON was asked for would break a script later, not now.
+fn formats(command: &Command) -> (&'static str, &'static [OutputFormat]) {
+    use OutputFormat::{Json, Junit, Markdown, Text};
+    const TEXT_JSON: &[OutputFormat] = &[Text, Json];
+    const WITH_MARKDOWN: &[OutputFormat] = &[Text, Json, Markdown];
+    match command {
+        Command::Validate(_) => ("validate", TEXT_JSON),
+        Command::Init(_) => ("init", TEXT_JSON),
+        Command::Schema(_) => ("schema", TEXT_JSON),
+        Command::Plan(_) => ("plan", WITH_MARKDOWN),
+        Command::Apply(_) => ("apply", TEXT_JSON),
+        Command::Destroy(_) => ("destroy", TEXT_JSON),
+        Command::Outputs(_) => ("outputs", TEXT_JSON),
+        Command::Smoke(_) => ("smoke", &[Text, Json, Markdown, Junit]),
+        Command::Emulator(_) => ("emulator", TEXT_JSON),
+        Command::Dev(_) => ("dev", &[Text]),
+        Command::List(_) => ("list", TEXT_JSON),
+        Command::Gc(_) => ("gc", WITH_MARKDOWN),
+        Command::Keys(_) => ("keys", WITH_MARKDOWN),
+        Command::Bench(_) => ("bench", TEXT_JSON),
+    }
+}
+
+fn check_format(command: &Command, format: OutputFormat) -> anyhow::Result<()> {
+    let (name, supported) = formats(command);
+    if supported.contains(&format) {
+        return Ok(());
+    }
+    let asked = format_name(format);
+    let names: Vec<&str> = supported.iter().map(|f| format_name(*f)).collect();
+    let hint = match command {
+        Command::Dev(_) => {
+            "; for results as data, run `evctl emulator`, then `evctl apply --output json` and \
+             `evctl smoke --output json` against it"
+        }
+        _ => "",
+    };
+    anyhow::bail!(
+        "`evctl {name}` cannot print --output {asked}: it prints {}{hint}",
+        names.join(", ")
+    )
+}
+
+fn format_name(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Text => "text",
+        OutputFormat::Json => "json",
+        OutputFormat::Markdown => "markdown",
+        OutputFormat::Junit => "junit",
     }
 }
 

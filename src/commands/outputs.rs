@@ -16,6 +16,15 @@ use crate::output::github::{self, Github};
 use crate::output::outputs::{ApiOutputs, KeyOutput};
 
 pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    // `--output json` is `--format json`; it cannot also be another format.
+    let format = match (args.format, printer.format) {
+        (OutputsFormat::Text | OutputsFormat::Json, OutputFormat::Json) => OutputsFormat::Json,
+        (f, OutputFormat::Text) => f,
+        (f, _) => anyhow::bail!(
+            "--output json and --format {} ask for two formats; pass one of them",
+            format!("{f:?}").to_lowercase()
+        ),
+    };
     let loaded = load_spec(&args.spec, false, printer)?;
     let desired = &loaded.desired;
     let (cp, retry) = connect(&args.aws).await?;
@@ -91,10 +100,6 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
         );
     }
 
-    let format = match (args.format, printer.format) {
-        (OutputsFormat::Text, OutputFormat::Json) => OutputsFormat::Json,
-        (f, _) => f,
-    };
     match format {
         OutputsFormat::Text => printer.result(&outputs.text()),
         OutputsFormat::Json => printer.json(&outputs)?,

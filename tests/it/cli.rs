@@ -80,3 +80,87 @@ fn logs_have_no_colours_with_no_color_or_in_a_pipe() {
         assert!(!stderr.contains('\x1b'), "escape codes: {stderr:?}");
     }
 }
+
+#[test]
+fn an_output_format_a_command_cannot_print_is_refused_before_it_runs() {
+    for (args, format, prints) in [
+        (&["plan", "api.yaml"][..], "junit", "text, json, markdown"),
+        (
+            &["apply", "api.yaml", "--auto-approve"],
+            "markdown",
+            "text, json",
+        ),
+        (&["list"], "markdown", "text, json"),
+        (&["validate", "api.yaml"], "junit", "text, json"),
+        (&["outputs", "api.yaml"], "markdown", "text, json"),
+        (&["init", "--list"], "junit", "text, json"),
+        (&["dev", "api.yaml", "--once"], "json", "text;"),
+    ] {
+        let out = evctl()
+            .args(["--output", format])
+            .args(args)
+            .assert()
+            .code(1);
+        let out = out.get_output();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "`evctl {}` cannot print --output {format}: it prints {prints}",
+                args[0]
+            )),
+            "{args:?} -o {format}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} -o {format}");
+    }
+}
+
+#[test]
+fn outputs_refuses_two_formats_at_once() {
+    let out = evctl()
+        .args(["-o", "json", "outputs", "api.yaml", "--format", "env"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("--output json and --format env ask for two formats"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn init_prints_one_json_document_with_output_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = evctl()
+        .current_dir(dir.path())
+        .args(["-o", "json", "init", "--template", "chat", "api.yaml"])
+        .assert()
+        .success();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
+    assert_eq!(doc["template"], "chat");
+    assert_eq!(doc["spec"], "api.yaml");
+    let files: Vec<&str> = doc["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for file in files {
+        assert!(dir.path().join(file).is_file(), "{file} was not written");
+    }
+
+    let out = evctl()
+        .args(["-o", "json", "init", "--list"])
+        .assert()
+        .success();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
+    let names: Vec<&str> = doc["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["minimal", "chat", "multi-auth"]);
+}
