@@ -15,7 +15,7 @@ Examples:
   evctl init --template minimal api.yaml      write a starter spec
   evctl validate api.yaml                     check a spec without calling AWS
   evctl dev api.yaml --once                   emulator + apply + smoke test, locally
-  evctl plan api.yaml --var stage=pr-42       show what apply would change
+  evctl plan api.yaml --var STAGE=pr-42       show what apply would change
   evctl apply api.yaml --auto-approve         make it so (CI)
   evctl smoke api.yaml                        prove the deployed API delivers events
   evctl destroy api.yaml --auto-approve       tear an ephemeral environment down

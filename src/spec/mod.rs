@@ -11,9 +11,9 @@
 //! use evctl::spec::{self, Vars};
 //!
 //! // The CLI: `--var NAME=VALUE` pairs, then the process environment.
-//! let vars = Vars::from_args_and_env(&["stage=pr-42".to_string()])?;
+//! let vars = Vars::from_args_and_env(&["STAGE=pr-42".to_string()])?;
 //! // Tests and library callers: explicit values and an injected lookup, no process environment.
-//! let vars = Vars::new([("stage", "pr-42")]).with_env(|name| (name == "HOME").then(|| "/x".into()));
+//! let vars = Vars::new([("STAGE", "pr-42")]).with_env(|name| (name == "HOME").then(|| "/x".into()));
 //! match spec::load(Path::new("api.yaml"), &vars) {
 //!     Ok(loaded) => {
 //!         let desired = &loaded.desired;   // model::DesiredState: api, namespaces, keys
@@ -141,6 +141,7 @@ pub fn load_str(
         file: path.to_path_buf(),
         diagnostics,
     };
+    vars.forget_lookups();
     if let Some(d) = flow_too_deep(path, text) {
         return Err(fail(vec![d]));
     }
@@ -214,7 +215,8 @@ pub fn load_str(
             .into_iter()
             .filter(|f| !structural.iter().any(|s| is_under(&f.path, s))),
     );
-    let diagnostics = resolve(findings);
+    let mut diagnostics = resolve(findings);
+    diagnostics.extend(unused_vars(path, vars));
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(fail(diagnostics));
     }
@@ -226,6 +228,30 @@ pub fn load_str(
         warnings: diagnostics,
         handler_files: lowered.handler_files,
     })
+}
+
+/// A warning for each `--var` that no `${NAME}` of the spec uses: a misspelt or wrongly cased
+/// name would otherwise leave the default in place (`--var stage=pr-42` for `${STAGE:-dev}`
+/// deploys the `dev` API).
+fn unused_vars(path: &Path, vars: &Vars) -> Vec<Diagnostic> {
+    vars.unused()
+        .into_iter()
+        .map(|(name, used)| {
+            let hint = match suggest::did_you_mean(&name, used.iter().map(String::as_str)) {
+                Some(meant) => format!("did you mean `{meant}`? (names are case-sensitive)"),
+                None if used.is_empty() => "the spec uses no variables".to_string(),
+                None => format!("the spec uses: {}", used.join(", ")),
+            };
+            let mut d = Diagnostic::file_level(
+                path,
+                Code::BadVariable,
+                format!("--var {name} is set, but the spec never uses ${{{name}}}"),
+            )
+            .with_hint(hint);
+            d.severity = Severity::Warning;
+            d
+        })
+        .collect()
 }
 
 /// The JSON Schema (draft-07, which yaml-language-server reads) of the spec format.

@@ -4,8 +4,9 @@
 //! Expansion works on a string that YAML parsing already produced, so a value can never change
 //! the document's structure: whatever a variable holds stays one plain string.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Mutex;
 
 /// Where variable values come from: explicit pairs first, then an environment lookup.
 ///
@@ -14,6 +15,9 @@ use std::fmt;
 pub struct Vars {
     explicit: BTreeMap<String, String>,
     env: Box<Lookup>,
+    /// The names `${...}` references asked for since [`Vars::forget_lookups`], so that a
+    /// `--var` no reference uses (a typo, the wrong case) can be pointed out.
+    looked_up: Mutex<BTreeSet<String>>,
 }
 
 /// Looks a variable up by name (the environment, or a stand-in for it).
@@ -50,6 +54,7 @@ impl Vars {
         Vars {
             explicit: BTreeMap::new(),
             env: Box::new(|_| None),
+            looked_up: Mutex::default(),
         }
     }
 
@@ -66,6 +71,7 @@ impl Vars {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             env: Box::new(|_| None),
+            looked_up: Mutex::default(),
         }
     }
 
@@ -85,10 +91,34 @@ impl Vars {
 
     /// The value of `name`: an explicit value wins over the environment.
     pub fn get(&self, name: &str) -> Option<String> {
+        self.lookups().insert(name.to_string());
         self.explicit
             .get(name)
             .cloned()
             .or_else(|| (self.env)(name))
+    }
+
+    /// Starts a new file: [`Vars::unused`] then speaks of the lookups from here on.
+    pub fn forget_lookups(&self) {
+        self.lookups().clear();
+    }
+
+    /// Explicit (`--var`) names that no reference looked up since [`Vars::forget_lookups`],
+    /// each with the names that were looked up.
+    pub fn unused(&self) -> Vec<(String, Vec<String>)> {
+        let used = self.lookups().clone();
+        self.explicit
+            .keys()
+            .filter(|name| !used.contains(*name))
+            .map(|name| (name.clone(), used.iter().cloned().collect()))
+            .collect()
+    }
+
+    fn lookups(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        // A panic while holding the lock leaves a set of names that is still a set of names.
+        self.looked_up
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -233,6 +263,18 @@ mod tests {
     fn values_are_inserted_verbatim() {
         let v = Vars::new([("X", "${Y}\nkey: [1, 2]")]);
         assert_eq!(expand("${X}", &v).0, "${Y}\nkey: [1, 2]");
+    }
+
+    #[test]
+    fn remembers_which_names_were_looked_up() {
+        let v = Vars::new([("STAGE", "x"), ("stage", "y"), ("USED", "z")]);
+        expand("${USED}-${MISSING:-a}", &v);
+        let unused = v.unused();
+        let names: Vec<&str> = unused.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["STAGE", "stage"]);
+        assert_eq!(unused[0].1, ["MISSING", "USED"]);
+        v.forget_lookups();
+        assert_eq!(v.unused().len(), 3);
     }
 
     #[test]

@@ -126,6 +126,45 @@ fn validate_prints_a_summary_and_exits_0_for_a_valid_spec() {
 }
 
 #[test]
+fn a_var_the_spec_never_uses_is_pointed_out() {
+    // `${STAGE:-dev}` with `--var stage=pr-42`: without a word, the dev API would be deployed.
+    let out = evctl()
+        .args(["validate", "templates/chat.yaml", "--var", "stage=pr-42"])
+        .current_dir(repo())
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("API `chat-dev`"));
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("--var stage is set, but the spec never uses ${stage}")
+            && stderr.contains("did you mean `STAGE`? (names are case-sensitive)"),
+        "{stderr}"
+    );
+    // A spec without variables says so; a used --var is not mentioned.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = write(
+        dir.path(),
+        "api.yaml",
+        &std::fs::read_to_string(repo().join("templates/minimal.yaml"))
+            .expect("template")
+            .replace("evctl-minimal-${STAGE:-dev}", "fixed"),
+    );
+    evctl()
+        .arg("validate")
+        .arg(&plain)
+        .args(["--var", "STAGE=x"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("the spec uses no variables"));
+    evctl()
+        .args(["validate", "templates/chat.yaml", "--var", "STAGE=x"])
+        .current_dir(repo())
+        .assert()
+        .success()
+        .stderr("");
+}
+
+#[test]
 fn validate_json_reports_valid_and_invalid_files_as_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = write(dir.path(), "bad.yaml", "version: 1\napi:\n  nmae: x\n");
