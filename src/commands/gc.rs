@@ -42,7 +42,10 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     let (cp, retry) = connect(&args.aws).await?;
     let entries = inventory::read(&cp, &selectors, now(), READ_CONCURRENCY, &retry)
         .await
-        .map_err(|e| anyhow::Error::new(e).context("could not list the Event APIs"))?;
+        .map_err(|e| {
+            anyhow::Error::new(e)
+                .context(format!("could not list the Event APIs at {}", cp.target()))
+        })?;
     let verdicts = inventory::decide(&entries, args.older_than);
     let mut rows: Vec<GcRow> = entries
         .into_iter()

@@ -23,7 +23,7 @@ pub async fn run(args: KeysArgs, printer: &Printer) -> anyhow::Result<ExitStatus
     let (cp, retry) = connect(&args.aws).await?;
     let (api, _) = find_api(&cp, name, &retry)
         .await
-        .context("could not list the Event APIs")?
+        .with_context(|| format!("could not list the Event APIs at {}", cp.target()))?
         .select(Unowned::Ignore)?;
     let Some(api) = api else {
         anyhow::bail!(

@@ -26,7 +26,10 @@ pub async fn run(args: ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus
     let (cp, retry) = connect(&args.aws).await?;
     let entries = inventory::read(&cp, &selectors, now(), READ_CONCURRENCY, &retry)
         .await
-        .map_err(|e| anyhow::Error::new(e).context("could not list the Event APIs"))?;
+        .map_err(|e| {
+            anyhow::Error::new(e)
+                .context(format!("could not list the Event APIs at {}", cp.target()))
+        })?;
     if printer.format == OutputFormat::Json {
         printer.json(&Listing {
             format_version: "1.0",

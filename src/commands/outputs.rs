@@ -31,7 +31,7 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
     let name = &desired.api.name;
     let lookup = find_api(&cp, name, &retry)
         .await
-        .context("could not list the Event APIs")?;
+        .with_context(|| format!("could not list the Event APIs at {}", cp.target()))?;
     let (found, notes) = lookup.select(Unowned::Ignore)?;
     for note in notes {
         printer.status(&format!("Note: {note}"));

@@ -72,11 +72,20 @@ impl SdkControlPlane {
         let region = sdk_config.region().map(|r| r.to_string()).context(
             "no AWS region: pass --region or set AWS_REGION (or a region in the profile)",
         )?;
-        let endpoint = aws
-            .endpoint_url
-            .clone()
-            .or_else(|| non_empty_env("AWS_ENDPOINT_URL_APPSYNC"))
-            .or_else(|| sdk_config.endpoint_url().map(str::to_string));
+        let endpoint = match (&aws.endpoint_url, non_empty_env("AWS_ENDPOINT_URL_APPSYNC")) {
+            (Some(url), _) => Some((url.clone(), "--endpoint-url")),
+            (None, Some(url)) => Some((url, "AWS_ENDPOINT_URL_APPSYNC")),
+            (None, None) => sdk_config.endpoint_url().map(|url| {
+                (
+                    url.to_string(),
+                    "the endpoint URL (AWS_ENDPOINT_URL or the profile)",
+                )
+            }),
+        };
+        if let Some((url, source)) = &endpoint {
+            check_endpoint(url, source)?;
+        }
+        let endpoint = endpoint.map(|(url, _)| url);
         let client = Client::from_conf(aws_sdk_appsync::config::Builder::from(&sdk_config).build());
         Ok(SdkControlPlane {
             client,
@@ -147,6 +156,21 @@ fn loader(retry: RetryPolicy) -> aws_config::ConfigLoader {
                 .operation_attempt_timeout(Duration::from_secs(60))
                 .build(),
         )
+}
+
+/// Refuses an endpoint that is not an `http(s)://HOST` URL before any call: the SDK would
+/// only fail at the first request, with a message about the request rather than the setting.
+fn check_endpoint(url: &str, source: &str) -> anyhow::Result<()> {
+    let usable = url.parse::<http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri.host().is_some_and(|host| !host.is_empty())
+    });
+    anyhow::ensure!(
+        usable,
+        "{source} {url:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:4510 for the \
+         local emulator)"
+    );
+    Ok(())
 }
 
 fn non_empty_env(name: &str) -> Option<String> {
@@ -501,11 +525,16 @@ where
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let code = se.err().code().map(str::to_string);
-            let message = se
-                .err()
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("HTTP {status}"));
+            let message = match (&code, se.err().message()) {
+                (_, Some(message)) => message.to_string(),
+                (Some(_), None) => format!("HTTP {status}"),
+                // AppSync's errors always name their type: this answer came from something
+                // else (a proxy, a web server, the wrong port).
+                (None, None) => format!(
+                    "HTTP {status} without an AWS error type: the endpoint does not look like \
+                     the AppSync control plane (check --endpoint-url / AWS_ENDPOINT_URL_APPSYNC)"
+                ),
+            };
             (classify(code.as_deref(), status), code, message)
         }
         SdkError::DispatchFailure(_) => (
@@ -513,8 +542,14 @@ where
             None,
             format!(
                 "the request got no answer (it may not have reached the service, or its answer \
-                 was lost): {}",
-                causes(&err)
+                 was lost): {}{}",
+                causes(&err),
+                if connection_refused(&err) {
+                    " (nothing accepts connections there: check the endpoint, and for the local \
+                     emulator that `evctl emulator` is running)"
+                } else {
+                    ""
+                }
             ),
         ),
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => (
@@ -549,6 +584,20 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// Whether the connection was refused (nothing listens at the address).
+fn connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 fn classify(code: Option<&str>, status: u16) -> ErrorKind {
     match code {
         Some("NotFoundException") => ErrorKind::NotFound,
@@ -569,6 +618,9 @@ fn classify(code: Option<&str>, status: u16) -> ErrorKind {
         ) => ErrorKind::BadRequest,
         Some("UnauthorizedException" | "AccessDeniedException") => ErrorKind::Unauthorized,
         Some("InternalFailureException") => ErrorKind::Service,
+        // A 404 that names no AWS error did not come from AppSync: "not found" would let
+        // a delete count as done.
+        None if status == 404 => ErrorKind::Other,
         _ => match status {
             404 => ErrorKind::NotFound,
             409 => ErrorKind::Conflict,
@@ -971,6 +1023,31 @@ mod tests {
         assert_eq!(classify(None, 503), ErrorKind::Service);
         assert_eq!(classify(Some("Weird"), 409), ErrorKind::Conflict);
         assert_eq!(classify(None, 403), ErrorKind::Unauthorized);
+        assert_eq!(classify(None, 404), ErrorKind::Other, "not from AppSync");
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        for good in [
+            "http://127.0.0.1:4510",
+            "https://appsync.us-east-1.amazonaws.com",
+        ] {
+            assert!(check_endpoint(good, "--endpoint-url").is_ok(), "{good}");
+        }
+        for bad in [
+            "localhost:4510",
+            "127.0.0.1:4510",
+            "ftp://x",
+            "http://",
+            "4510",
+        ] {
+            let err = check_endpoint(bad, "--endpoint-url").expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("--endpoint-url {bad:?} is not an http://")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

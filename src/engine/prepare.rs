@@ -38,7 +38,7 @@ pub async fn find_and_observe<C: ControlPlane>(
 ) -> anyhow::Result<Observation> {
     let lookup = find_api(cp, api_name, &read.retry)
         .await
-        .context("could not list the Event APIs")?;
+        .with_context(|| format!("could not list the Event APIs at {}", cp.target()))?;
     let (api, notes) = lookup.select(unowned)?;
     let mut observation = observe(cp, api, code_for, read.concurrency, &read.retry)
         .await

@@ -164,3 +164,71 @@ fn init_prints_one_json_document_with_output_json() {
         .collect();
     assert_eq!(names, ["minimal", "chat", "multi-auth"]);
 }
+
+fn minimal_template() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/minimal.yaml")
+}
+
+/// `evctl plan` on the minimal template against `endpoint`, one attempt per request.
+fn plan_against(endpoint: &str) -> String {
+    let out = evctl()
+        .env("EVCTL_MAX_ATTEMPTS", "1")
+        .arg("plan")
+        .arg(minimal_template())
+        .args(["--endpoint-url", endpoint])
+        .assert()
+        .code(1);
+    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+}
+
+#[test]
+fn a_wrong_endpoint_is_named_with_what_to_check() {
+    // Nothing listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let stderr = plan_against(&endpoint);
+    assert!(
+        stderr.contains(&format!("could not list the Event APIs at {endpoint}"))
+            && stderr.contains("nothing accepts connections there"),
+        "{stderr}"
+    );
+
+    // A web server that is not AppSync: a bare 404.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", server.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in server.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot here\n",
+            );
+        }
+    });
+    let stderr = plan_against(&endpoint);
+    assert!(
+        stderr.contains("HTTP 404 without an AWS error type: the endpoint does not look like the AppSync control plane"),
+        "{stderr}"
+    );
+
+    // Not a URL at all: refused before any request, naming the setting.
+    let stderr = plan_against("localhost:4510");
+    assert!(
+        stderr.contains("--endpoint-url \"localhost:4510\" is not an http:// or https:// URL"),
+        "{stderr}"
+    );
+    let out = evctl()
+        .env("AWS_ENDPOINT_URL_APPSYNC", "127.0.0.1:4510")
+        .arg("list")
+        .assert()
+        .code(1);
+    assert!(
+        String::from_utf8_lossy(&out.get_output().stderr)
+            .contains("AWS_ENDPOINT_URL_APPSYNC \"127.0.0.1:4510\" is not an http://"),
+    );
+}
