@@ -110,6 +110,11 @@ pub enum Command {
     /// Show what apply would change (e.g. `evctl plan api.yaml --detailed-exitcode`).
     Plan(PlanArgs),
     /// Create or update the API to match the spec (e.g. `evctl apply api.yaml --auto-approve`).
+    #[command(
+        after_help = "SPEC may also be a plan saved with `evctl plan SPEC --out FILE`: \
+        `evctl apply FILE` applies exactly that plan, without asking again, and refuses if the \
+        live API changed since it was made."
+    )]
     Apply(ApplyArgs),
     /// Delete the API that the spec describes (e.g. `evctl destroy api.yaml --auto-approve`).
     Destroy(DestroyArgs),
@@ -209,7 +214,6 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A spec file, or a plan saved with `evctl plan --out`.
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]

@@ -32,6 +32,11 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     // A saved plan was reviewed when it was made (as with Terraform); anything else needs a yes.
     let ask = saved.is_none() && !args.auto_approve;
     require_a_way_to_confirm(ask, "`evctl plan`")?;
+    // The spec is checked before anything else, AWS configuration included (as plan does).
+    let source = match saved {
+        Some(plan) => Source::Saved(plan),
+        None => Source::Spec(load_spec(&args.spec, args.engine.github, printer)?),
+    };
     let interrupt = interrupt_on_signals();
     let (cp, retry) = connect(&args.aws).await?;
     let read = ReadOptions {
@@ -44,50 +49,36 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         retry,
         create_settle: guard::settle_from_env(|name| std::env::var(name).ok())?,
     };
-    let Some(plan) = saved else {
-        let loaded = load_spec(&args.spec, args.engine.github, printer)?;
-        let options = DiffOptions {
-            now: now(),
-            prune: !args.engine.no_prune,
-            adopt: args.engine.adopt,
-        };
-        // A run that starts while concurrent runs of the same spec are resolving their
-        // duplicate APIs waits for them (see `engine::guard`).
-        let planning = guard::plan_apply_after_races(
-            &cp,
-            &loaded.desired,
-            options,
-            read,
-            guard::POLL_INTERVAL,
-            guard::RACE_QUIET,
-        );
-        let prepared = match until_interrupted(&interrupt, planning).await {
-            Some(prepared) => prepared?,
-            None => return Ok(interrupted_before_start(printer)),
-        };
-        let replan = Replan {
-            desired: &loaded.desired,
-            options,
-            read,
-        };
-        return carry_out(
-            &cp,
-            prepared,
-            exec,
-            ask,
-            &interrupt,
-            args.engine.github,
-            Some(replan),
-            printer,
-        )
-        .await;
+    let loaded = match source {
+        Source::Spec(loaded) => loaded,
+        Source::Saved(plan) => {
+            let github = args.engine.github;
+            return apply_saved(&cp, plan, exec, read, &interrupt, github, printer).await;
+        }
     };
-    let Some(observation) = until_interrupted(&interrupt, recheck(&cp, &plan, read)).await else {
-        return Ok(interrupted_before_start(printer));
+    let options = DiffOptions {
+        now: now(),
+        prune: !args.engine.no_prune,
+        adopt: args.engine.adopt,
     };
-    let prepared = Prepared {
-        plan,
-        observation: observation?,
+    // A run that starts while concurrent runs of the same spec are resolving their duplicate
+    // APIs waits for them (see `engine::guard`).
+    let planning = guard::plan_apply_after_races(
+        &cp,
+        &loaded.desired,
+        options,
+        read,
+        guard::POLL_INTERVAL,
+        guard::RACE_QUIET,
+    );
+    let prepared = match until_interrupted(&interrupt, planning).await {
+        Some(prepared) => prepared?,
+        None => return Ok(interrupted_before_start(printer)),
+    };
+    let replan = Replan {
+        desired: &loaded.desired,
+        options,
+        read,
     };
     carry_out(
         &cp,
@@ -96,10 +87,36 @@ pub async fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         ask,
         &interrupt,
         args.engine.github,
-        None,
+        Some(replan),
         printer,
     )
     .await
+}
+
+/// What apply was given: a spec, or a plan saved with `evctl plan --out`.
+enum Source {
+    Spec(crate::spec::LoadedSpec),
+    Saved(Plan),
+}
+
+/// Applies a saved plan, once the live state is checked to be the one it was made from.
+async fn apply_saved<C: ControlPlane>(
+    cp: &C,
+    plan: Plan,
+    exec: ExecOptions,
+    read: ReadOptions,
+    interrupt: &Interrupt,
+    github: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let Some(observation) = until_interrupted(interrupt, recheck(cp, &plan, read)).await else {
+        return Ok(interrupted_before_start(printer));
+    };
+    let prepared = Prepared {
+        plan,
+        observation: observation?,
+    };
+    carry_out(cp, prepared, exec, false, interrupt, github, None, printer).await
 }
 
 /// What an apply that yielded to a concurrent run re-plans against (see `engine::guard`).

@@ -71,6 +71,13 @@ pub(crate) fn load_spec(
     let vars = Vars::from_args_and_env(&args.vars).map_err(|e| anyhow::anyhow!("{e}"))?;
     let loaded = match spec::load(&args.spec, &vars) {
         Ok(loaded) => loaded,
+        Err(_) if read_saved_plan(&args.spec).is_ok_and(|plan| plan.is_some()) => {
+            anyhow::bail!(
+                "{path} is a plan saved with `evctl plan --out`, not a spec: apply it with \
+                 `evctl apply {path}`, or give this command the spec the plan was made from",
+                path = args.spec.display()
+            );
+        }
         Err(err) => {
             if Github::from_process_env(github).is_some() {
                 let annotations: Vec<String> = err
@@ -110,9 +117,16 @@ fn save_plan(plan: &Plan, path: &Path) -> anyhow::Result<()> {
 
 /// Reads a plan saved with `plan --out`; `None` when the file is not one (it is a spec).
 pub(crate) fn read_saved_plan(path: &Path) -> anyhow::Result<Option<Plan>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    // Bounded, so that a device or a huge file given by mistake is not read without end (a
+    // spec is at most 4 MiB; a plan of 50 namespaces with the largest handlers is a few MiB).
+    const MAX_PLAN_BYTES: u64 = 64 * 1024 * 1024;
+    let mut text = String::new();
+    let read = std::fs::File::open(path).and_then(|file| {
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_PLAN_BYTES), &mut text)
+    });
+    if read.is_err() {
         return Ok(None);
-    };
+    }
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
         return Ok(None);
     };

@@ -232,3 +232,21 @@ fn a_wrong_endpoint_is_named_with_what_to_check() {
             .contains("AWS_ENDPOINT_URL_APPSYNC \"127.0.0.1:4510\" is not an http://"),
     );
 }
+
+#[test]
+fn apply_reports_an_invalid_spec_before_looking_for_aws_configuration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = invalid_spec(dir.path());
+    let out = evctl()
+        .env_remove("AWS_REGION")
+        .arg("apply")
+        .arg(&spec)
+        .arg("--auto-approve")
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("unknown field `bogus`") && !stderr.contains("no AWS region"),
+        "{stderr}"
+    );
+}

@@ -381,6 +381,12 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_the_live_state_moved() {
         ["default", "other"]
     );
 
+    // Given where a spec belongs, a saved plan is recognised and the way to apply it named.
+    stage
+        .run(&["plan", &stale])
+        .code(1)
+        .stderr_has(&["is a plan saved with `evctl plan --out`, not a spec"]);
+
     // A saved plan made against another endpoint is refused too.
     let elsewhere = Stage::new();
     elsewhere
