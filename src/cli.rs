@@ -409,6 +409,11 @@ pub struct EmulatorArgs {
     /// `evctl bench fanout`).
     #[arg(long, hide = true)]
     pub naive_fanout: bool,
+
+    /// How long a channel namespace's onPublish/onSubscribe handler may run before it is
+    /// stopped and the request fails (at most 30s, AppSync's limit).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub handler_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]

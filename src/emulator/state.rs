@@ -19,10 +19,10 @@ use super::error::ApiError;
 use super::faults::Faults;
 use super::persist;
 use super::server;
-use super::shapes::AuthMode;
+use super::shapes::{AuthMode, HandlerConfig, HandlerConfigs};
 use super::stats::Stats;
 use super::store::{ApiRecord, Store};
-use crate::model::AuthModes;
+use crate::model::{self, AuthModes};
 
 /// Current time in epoch seconds.
 pub fn now() -> i64 {
@@ -307,6 +307,26 @@ impl StoreDirectory {
     }
 }
 
+fn model_handler_configs(configs: &HandlerConfigs) -> model::HandlerConfigs {
+    let one = |config: &Option<HandlerConfig>| {
+        config.as_ref().map(|c| model::HandlerConfig {
+            behavior: c.behavior,
+            integration: model::Integration {
+                data_source_name: c.integration.data_source_name.clone(),
+                invoke_type: c
+                    .integration
+                    .lambda_config
+                    .as_ref()
+                    .and_then(|l| l.invoke_type),
+            },
+        })
+    };
+    model::HandlerConfigs {
+        on_publish: one(&configs.on_publish),
+        on_subscribe: one(&configs.on_subscribe),
+    }
+}
+
 impl Directory for StoreDirectory {
     fn api(&self, api_id: &str) -> Option<ApiAuth> {
         self.with_record(api_id, |r| {
@@ -334,6 +354,12 @@ impl Directory for StoreDirectory {
                     .map(mode_set)
                     .unwrap_or_default(),
                 tags: ns.tags.clone(),
+                code: ns.code_handlers.as_deref().map(Arc::from),
+                handler_configs: ns
+                    .handler_configs
+                    .as_ref()
+                    .map(model_handler_configs)
+                    .unwrap_or_default(),
             })
         })
     }

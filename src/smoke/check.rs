@@ -25,6 +25,9 @@ use crate::output::Printer;
 use crate::signing::{connect_body, publish_body, subscribe_body};
 use crate::wire::{FailedEvent, PublishedEvent};
 
+/// How the reason of an event that never arrived begins.
+const NOT_DELIVERED: &str = "the event was not delivered";
+
 /// Most segments in a channel path.
 const MAX_SEGMENTS: usize = 5;
 
@@ -49,6 +52,9 @@ pub struct Scope {
     /// An onSubscribe handler decides which subscriptions are allowed: a refused wildcard
     /// subscription is its decision, not a fault.
     pub subscribe_handler: bool,
+    /// An onPublish handler decides what is broadcast: an undelivered event may be its doing,
+    /// and the failure says so.
+    pub publish_handler: bool,
 }
 
 /// Effective auth modes of a namespace (its own, else the API's defaults).
@@ -363,6 +369,16 @@ impl Runner<'_> {
         }
         rows.push(self.check_wildcard(scope, modes, passed).await);
         rows.push(self.check_unauthenticated(scope).await);
+        if scope.publish_handler {
+            for row in &mut rows {
+                if let Some(reason) = row.reason.as_mut().filter(|r| r.starts_with(NOT_DELIVERED)) {
+                    reason.push_str(
+                        " (the namespace's onPublish handler decides what is broadcast: it \
+                         must return the events, and [] or null broadcasts nothing)",
+                    );
+                }
+            }
+        }
         rows
     }
 
@@ -748,7 +764,7 @@ impl Inbox {
 
     fn not_delivered(&self, timeout: Duration) -> Failure {
         let mut reason = format!(
-            "the event was not delivered within {}",
+            "{NOT_DELIVERED} within {}",
             humantime::format_duration(timeout)
         );
         if !self.broadcast_errors.is_empty() {
@@ -892,6 +908,7 @@ mod tests {
                     subscribe: modes,
                 }),
                 subscribe_handler: false,
+                publish_handler: false,
             }],
         };
         let settings = Settings {

@@ -46,11 +46,16 @@ pub fn target(
                 .into_iter()
                 .chain(desired.namespaces.get(&namespace))
                 .any(has_subscribe_handler);
+            let publish_handler = observed_ns
+                .into_iter()
+                .chain(desired.namespaces.get(&namespace))
+                .any(has_publish_handler);
             Scope {
                 namespace,
                 base,
                 modes,
                 subscribe_handler,
+                publish_handler,
             }
         })
         .collect();
@@ -74,6 +79,15 @@ fn has_subscribe_handler(ns: &NamespaceConfig) -> bool {
             .code_handlers
             .as_deref()
             .is_some_and(|code| code.contains("onSubscribe"))
+}
+
+/// Whether an onPublish handler (code or an integration) decides what is broadcast.
+fn has_publish_handler(ns: &NamespaceConfig) -> bool {
+    ns.handler_configs.on_publish.is_some()
+        || ns
+            .code_handlers
+            .as_deref()
+            .is_some_and(|code| code.contains("onPublish"))
 }
 
 /// A namespace's own modes, or the API's defaults when it sets none.

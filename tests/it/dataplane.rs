@@ -23,6 +23,9 @@ use crate::support::{EmulatorProcess, sdk_client, sdk_config, start_emulator_wit
 use evctl::emulator::{Config, Handle};
 use evctl::signing::{self, Credentials};
 
+/// Channel-namespace handlers, with this module's clients.
+mod handlers;
+
 /// How long any single expected message may take (a hang guard, not a timing assertion).
 const PATIENCE: Duration = Duration::from_secs(20);
 

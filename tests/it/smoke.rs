@@ -245,9 +245,17 @@ fn the_chat_template_passes_with_per_namespace_modes() {
         ),
         ("API_KEY", "API_KEY", "AWS_IAM")
     );
-    // The emulator does not run handler code, so rooms' onSubscribe (which refuses `/rooms/*`
-    // on AWS, where smoke reports the wildcard check as skipped) lets the wildcard through.
-    assert_eq!(report.row("rooms", "wildcard").result, "pass");
+    // rooms' onSubscribe (templates/handlers/chat.js) refuses `/rooms/*`: its decision, so the
+    // wildcard check is skipped with that reason, not failed.
+    let wildcard = report.row("rooms", "wildcard");
+    assert_eq!(wildcard.result, "skipped", "{wildcard:#?}");
+    assert!(
+        wildcard
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("onSubscribe handler refused") && r.contains("/*")),
+        "{wildcard:#?}"
+    );
     assert_eq!(report.row("presence", "wildcard").result, "pass");
     assert_eq!(report.summary.failed, 0);
     assert_eq!(report.verdict, "pass");
@@ -373,12 +381,19 @@ fn a_namespace_missing_on_the_api_fails() {
     );
 }
 
-#[test]
-fn events_the_emulator_drops_fail_the_smoke_test() {
-    let deployed = Deployed::new(template("minimal.yaml"), &["--drop-events", "1.0"]);
+/// The report of a smoke run (300 ms timeout) that is expected to fail for lost events.
+fn undelivered(deployed: &Deployed) -> Report {
     let mut cmd = deployed.smoke();
     cmd.args(["--timeout", "300ms"]);
-    let report = report(cmd, 1);
+    report(cmd, 1)
+}
+
+#[test]
+fn events_the_emulator_drops_fail_the_smoke_test() {
+    let report = undelivered(&Deployed::new(
+        template("minimal.yaml"),
+        &["--drop-events", "1.0"],
+    ));
     for path in ["http", "ws"] {
         let row = report.row("default", path);
         assert_eq!(row.result, "fail");
@@ -389,6 +404,43 @@ fn events_the_emulator_drops_fail_the_smoke_test() {
         );
     }
     assert_eq!(report.row("default", "wildcard").result, "skipped");
+}
+
+#[test]
+fn a_handler_that_drops_every_event_fails_the_smoke_test_and_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = write(
+        dir.path(),
+        "api.yaml",
+        r#"version: 1
+api:
+  name: evctl-silent-handler
+  authProviders: [{authType: API_KEY}]
+  connectionAuthModes: [API_KEY]
+  defaultPublishAuthModes: [API_KEY]
+  defaultSubscribeAuthModes: [API_KEY]
+channelNamespaces:
+  - name: default
+    codeHandlers: |
+      export function onPublish(ctx) {
+        return [];
+      }
+apiKeys:
+  - name: default
+"#,
+    );
+    let report = undelivered(&Deployed::new(spec, &[]));
+    for path in ["http", "ws"] {
+        let row = report.row("default", path);
+        assert_eq!(row.result, "fail");
+        let reason = row.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("the event was not delivered within 300ms")
+                && reason.contains("onPublish handler decides what is broadcast"),
+            "{row:#?}"
+        );
+    }
+    assert_eq!(report.verdict, "fail");
 }
 
 #[test]

@@ -82,6 +82,18 @@ pub struct Identity {
     pub mode: AuthType,
     /// The Lambda stand-in's `handlerContext`.
     pub handler_context: Option<Value>,
+    /// The verified token's claims (Cognito and OIDC).
+    pub claims: Option<Value>,
+}
+
+impl Identity {
+    fn of(mode: AuthType) -> Identity {
+        Identity {
+            mode,
+            handler_context: None,
+            claims: None,
+        }
+    }
 }
 
 impl Request<'_> {
@@ -157,10 +169,7 @@ fn check_api_key(dp: &DataPlane, request: &Request<'_>, key: &str) -> Result<Ide
         Some(expires) if expires <= now_epoch() => Err(Denial::quiet(format!(
             "the API key expired at {expires} (epoch seconds)"
         ))),
-        Some(_) => Ok(Identity {
-            mode: AuthType::ApiKey,
-            handler_context: None,
-        }),
+        Some(_) => Ok(Identity::of(AuthType::ApiKey)),
     }
 }
 
@@ -178,10 +187,7 @@ fn check_iam(dp: &DataPlane, request: &Request<'_>) -> Result<Identity, Denial> 
         reason: e.to_string(),
         public: Some(e.to_string()),
     })?;
-    Ok(Identity {
-        mode: AuthType::AwsIam,
-        handler_context: None,
-    })
+    Ok(Identity::of(AuthType::AwsIam))
 }
 
 async fn check_token(
@@ -203,8 +209,8 @@ async fn check_token(
             && jwt.issuer() == Some(cognito_issuer(config).as_str())
         {
             return check_cognito(dp, &jwt, config).map(|()| Identity {
-                mode: AuthType::AmazonCognitoUserPools,
-                handler_context: None,
+                claims: Some(jwt.claims.clone()),
+                ..Identity::of(AuthType::AmazonCognitoUserPools)
             });
         }
         if usable(AuthType::OpenidConnect)
@@ -215,8 +221,8 @@ async fn check_token(
                 == Some(config.issuer.trim_end_matches('/'))
         {
             return check_oidc(dp, &jwt, config).map(|()| Identity {
-                mode: AuthType::OpenidConnect,
-                handler_context: None,
+                claims: Some(jwt.claims.clone()),
+                ..Identity::of(AuthType::OpenidConnect)
             });
         }
     }
@@ -397,10 +403,7 @@ async fn check_lambda(
 ) -> Result<Identity, Denial> {
     let settings = dp.settings();
     if settings.lambda_tokens.iter().any(|t| t == token) {
-        return Ok(Identity {
-            mode: AuthType::AwsLambda,
-            handler_context: None,
-        });
+        return Ok(Identity::of(AuthType::AwsLambda));
     }
     let Some(command) = settings.lambda_authorizer.as_deref() else {
         return Err(Denial::quiet(if settings.lambda_tokens.is_empty() {
@@ -416,8 +419,8 @@ async fn check_lambda(
         .map_err(|e| Denial::quiet(format!("AWS_LAMBDA stand-in `{command}`: {e:#}")))?;
     if response.is_authorized {
         Ok(Identity {
-            mode: AuthType::AwsLambda,
             handler_context: response.handler_context,
+            ..Identity::of(AuthType::AwsLambda)
         })
     } else {
         Err(Denial::quiet(

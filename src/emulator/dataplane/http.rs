@@ -7,14 +7,16 @@
 //! connection auth comes from the `header-<base64url JSON>` subprotocol, or else from the
 //! upgrade's own headers (the Swift client's way).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -77,15 +79,16 @@ fn error_response(error: &DataPlaneError) -> Response {
     let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = ErrorResponse {
         errors: vec![crate::wire::WireError::new(
-            error.kind.error_type(),
+            error.error_type(),
             error.message.clone(),
         )],
     };
     let mut response = (status, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_static(error.kind.error_type()),
-    );
+    if let Ok(error_type) = HeaderValue::from_str(error.error_type()) {
+        response
+            .headers_mut()
+            .insert("x-amzn-ErrorType", error_type);
+    }
     cors(&mut response);
     response
 }
@@ -129,8 +132,12 @@ async fn not_found(uri: Uri) -> Response {
     ))
 }
 
+/// The client's address, where the server recorded it (`server::serve` does).
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
 async fn http_publish(
     State(state): State<ApiState>,
+    peer: Peer,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -174,6 +181,7 @@ async fn http_publish(
             events: &request.events,
             headers: &pairs,
             signed_body: &body,
+            source_ip: peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
         },
     )
     .await;
@@ -193,6 +201,7 @@ async fn http_publish(
 
 async fn realtime(
     State(state): State<ApiState>,
+    peer: Peer,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -215,6 +224,7 @@ async fn realtime(
         )));
     }
     let connect_headers = connect_headers(&offered, &headers);
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     upgrade
         .protocols([SUBPROTOCOL])
         .read_buffer_size(WS_READ_BUFFER_BYTES)
@@ -227,6 +237,7 @@ async fn realtime(
                 state.dp,
                 state.api_id.to_string(),
                 connect_headers,
+                peer,
                 write,
                 read,
                 closed.cancelled_owned(),

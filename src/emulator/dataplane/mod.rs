@@ -10,7 +10,8 @@
 //!
 //! Submodules: [`channel`] (names and wildcards), [`broker`] (fan-out), [`auth`] (the five auth
 //! modes), [`protocol`] (the WebSocket state machine, generic over Sink/Stream), [`http`]
-//! (routes and HTTP publish), [`publish`] (validation shared by HTTP and WebSocket publish).
+//! (routes and HTTP publish), [`publish`] (validation shared by HTTP and WebSocket publish),
+//! [`handlers`] (the namespaces' `onPublish`/`onSubscribe` code, run in QuickJS).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::EmulatorArgs;
-use crate::model::{AuthModes, AuthProvider, AuthType, Tags};
+use crate::model::{AuthModes, AuthProvider, AuthType, HandlerConfigs, Tags};
 use crate::signing::Credentials;
 use crate::wire::WireError;
 
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod bench;
 pub mod broker;
 pub mod channel;
+pub mod handlers;
 pub mod http;
 pub mod protocol;
 pub mod publish;
@@ -68,6 +70,9 @@ pub struct NamespaceInfo {
     /// Empty: the API's default subscribe modes apply.
     pub subscribe_modes: AuthModes,
     pub tags: Tags,
+    /// The `codeHandlers` module, if any.
+    pub code: Option<Arc<str>>,
+    pub handler_configs: HandlerConfigs,
 }
 
 impl NamespaceInfo {
@@ -103,6 +108,8 @@ pub struct Settings {
     pub drop_rate: f64,
     pub queue_capacity: usize,
     pub fanout: FanoutMode,
+    /// How long a namespace handler may run.
+    pub handler_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -118,6 +125,7 @@ impl Default for Settings {
             drop_rate: 0.0,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             fanout: FanoutMode::Shared,
+            handler_timeout: handlers::DEFAULT_TIMEOUT,
         }
     }
 }
@@ -136,6 +144,12 @@ impl Settings {
         if args.ka_interval.is_zero() {
             anyhow::bail!("--ka-interval must be more than zero");
         }
+        if args.handler_timeout.is_zero() || args.handler_timeout > handlers::MAX_TIMEOUT {
+            anyhow::bail!(
+                "--handler-timeout must be more than zero and at most {} (AppSync's limit)",
+                humantime::format_duration(handlers::MAX_TIMEOUT)
+            );
+        }
         Ok(Settings {
             region: args.region.clone(),
             account_id: args.account_id.clone(),
@@ -151,6 +165,7 @@ impl Settings {
             } else {
                 FanoutMode::Shared
             },
+            handler_timeout: args.handler_timeout,
         })
     }
 }
@@ -173,6 +188,7 @@ pub struct DataPlane {
     brokers: Mutex<HashMap<String, Arc<Broker>>>,
     next_connection: AtomicU64,
     published: AtomicU64,
+    handlers: handlers::Handlers,
 }
 
 impl std::fmt::Debug for DataPlane {
@@ -191,6 +207,7 @@ impl DataPlane {
             brokers: Mutex::default(),
             next_connection: AtomicU64::new(1),
             published: AtomicU64::new(0),
+            handlers: handlers::Handlers::default(),
         })
     }
 
@@ -200,6 +217,11 @@ impl DataPlane {
 
     pub fn directory(&self) -> &dyn Directory {
         self.directory.as_ref()
+    }
+
+    /// The runtime of the namespaces' handler code.
+    pub fn handlers(&self) -> &handlers::Handlers {
+        &self.handlers
     }
 
     /// The broker of one API (created on first use).
@@ -238,6 +260,10 @@ impl DataPlane {
 pub enum ErrorKind {
     BadRequest,
     Unauthorized,
+    /// A handler's `util.error`.
+    Forbidden,
+    /// A handler that threw, returned nonsense, ran too long, or cannot run locally.
+    HandlerFailed,
     PayloadTooLarge,
     NotFound,
     DuplicatedOperation,
@@ -251,6 +277,8 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest => "BadRequestException",
             ErrorKind::Unauthorized => "UnauthorizedException",
+            ErrorKind::Forbidden => "ForbiddenException",
+            ErrorKind::HandlerFailed => "HandlerError",
             ErrorKind::PayloadTooLarge => "PayloadTooLargeException",
             ErrorKind::NotFound => "NotFoundException",
             ErrorKind::DuplicatedOperation => "DuplicatedOperationError",
@@ -263,6 +291,8 @@ impl ErrorKind {
     pub fn status(self) -> u16 {
         match self {
             ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::HandlerFailed => 500,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::NotFound => 404,
             _ => 400,
@@ -272,10 +302,13 @@ impl ErrorKind {
 
 /// A refused data-plane operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {message}", kind.error_type())]
+#[error("{}: {message}", self.error_type())]
 pub struct DataPlaneError {
     pub kind: ErrorKind,
     pub message: String,
+    /// The errorType on the wire when it is not the kind's own (a handler's
+    /// `util.error(message, type)`).
+    pub error_type: Option<String>,
 }
 
 /// The message AWS gives for every authorization failure (only IAM says more).
@@ -286,7 +319,21 @@ impl DataPlaneError {
         DataPlaneError {
             kind,
             message: message.into(),
+            error_type: None,
         }
+    }
+
+    /// The same error with another errorType on the wire.
+    pub fn with_type(mut self, error_type: impl Into<String>) -> DataPlaneError {
+        self.error_type = Some(error_type.into());
+        self
+    }
+
+    /// The errorType on the wire.
+    pub fn error_type(&self) -> &str {
+        self.error_type
+            .as_deref()
+            .unwrap_or_else(|| self.kind.error_type())
     }
 
     pub fn bad_request(message: impl Into<String>) -> DataPlaneError {
@@ -300,9 +347,11 @@ impl DataPlaneError {
     /// The entry of a wire `errors` array. Auth failures carry `errorCode` 401 (as AWS's
     /// `connection_error` does; Amplify uses it to stop retrying).
     pub fn to_wire(&self) -> WireError {
-        let error = WireError::new(self.kind.error_type(), self.message.clone());
+        let error = WireError::new(self.error_type(), self.message.clone());
         match self.kind {
-            ErrorKind::Unauthorized | ErrorKind::BadRequest => error.with_code(self.kind.status()),
+            ErrorKind::Unauthorized | ErrorKind::BadRequest | ErrorKind::Forbidden => {
+                error.with_code(self.kind.status())
+            }
             _ => error,
         }
     }

@@ -23,6 +23,7 @@
 //!   end another connection or the server.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
@@ -33,6 +34,7 @@ use serde_json::Value;
 use super::auth::{self, Operation};
 use super::broker::{self, Broker, ConnectionId, Inbox, Outbox};
 use super::channel::Pattern;
+use super::handlers::{self, Call, Caller};
 use super::publish::{self, Publish};
 use super::{DataPlane, DataPlaneError, ErrorKind};
 use crate::signing;
@@ -49,11 +51,13 @@ pub type Headers = Vec<(String, String)>;
 
 /// Serves one WebSocket connection of API `api_id` until it closes, or until `stop` resolves
 /// (the API was deleted or the emulator is stopping: close 1001). `connect_headers` are the
-/// auth headers of the upgrade (decoded `header-` subprotocol, or the HTTP headers).
+/// auth headers of the upgrade (decoded `header-` subprotocol, or the HTTP headers); `peer` is
+/// the client's address, for handlers.
 pub async fn run<W, R, E>(
     dp: Arc<DataPlane>,
     api_id: String,
     connect_headers: Headers,
+    peer: Option<IpAddr>,
     mut write: W,
     mut read: R,
     stop: impl std::future::Future<Output = ()>,
@@ -69,6 +73,7 @@ pub async fn run<W, R, E>(
         dp: dp.clone(),
         api_id,
         connect_headers,
+        peer,
         connected: None,
         outbox,
         subscriptions: HashMap::new(),
@@ -256,6 +261,7 @@ struct Session {
     broker: Arc<Broker>,
     outbox: Outbox,
     connect_headers: Headers,
+    peer: Option<IpAddr>,
     /// The outcome of connection auth, once checked.
     connected: Option<Result<(), DataPlaneError>>,
     subscriptions: HashMap<String, Pattern>,
@@ -401,8 +407,9 @@ impl Session {
             &namespace.subscribe_modes
         };
         let headers = self.message_headers(message)?;
+        let headers = pairs(&headers);
         let channel = pattern.to_string();
-        auth::authorize(
+        let identity = auth::authorize(
             &self.dp,
             &api,
             allowed,
@@ -412,11 +419,28 @@ impl Session {
                     channel: &channel,
                     namespace: pattern.namespace(),
                 },
-                headers: &pairs(&headers),
+                headers: &headers,
                 signed_body: signing::subscribe_body(raw_channel).as_bytes(),
             },
         )
         .await?;
+        if handlers::involved(&namespace, handlers::Operation::Subscribe) {
+            let settings = self.dp.settings();
+            let call = Call {
+                namespace_name: pattern.namespace(),
+                namespace: &namespace,
+                channel: &channel,
+                caller: Caller {
+                    identity: &identity,
+                    account_id: &settings.account_id,
+                    access_key_id: &settings.credentials.access_key_id,
+                    source_ip: self.peer,
+                },
+                headers: &headers,
+                timeout: settings.handler_timeout,
+            };
+            self.dp.handlers().on_subscribe(&call).await?;
+        }
         Ok(pattern)
     }
 
@@ -511,6 +535,7 @@ impl Session {
                 events: &events,
                 headers: &pairs(&headers),
                 signed_body: signed_body.as_bytes(),
+                source_ip: self.peer,
             },
         )
         .await
@@ -618,7 +643,15 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let stop = std::future::pending();
-        tokio::spawn(run(dp.clone(), "api1".into(), headers, sink, stream, stop));
+        tokio::spawn(run(
+            dp.clone(),
+            "api1".into(),
+            headers,
+            None,
+            sink,
+            stream,
+            stop,
+        ));
         to_server
     }
 
@@ -821,6 +854,7 @@ mod tests {
             dp.clone(),
             "api1".into(),
             headers,
+            None,
             Box::pin(sink),
             stream,
             stop,

@@ -1,14 +1,20 @@
 //! Publishing, shared by `POST /event` and the WebSocket `publish` message: channel and
-//! namespace checks, authorization, the per-event limits, fault injection, then fan-out.
+//! namespace checks, authorization, the namespace's `onPublish` handler, the per-event limits,
+//! fault injection, then fan-out.
 //!
 //! Order of checks: the channel's syntax, its namespace, authorization (the namespace's publish
-//! modes, else the API defaults), then the batch (1 to 5 events, each a string of valid JSON).
-//! An event over 240 KB does not fail the request: it is reported in `failed` with code
-//! `EventTooLargeException`, as AWS does, and the others are delivered.
+//! modes, else the API defaults), then the batch (1 to 5 events, each a string of valid JSON),
+//! then `onPublish` (see [`super::handlers`]), which decides what is broadcast. An event over
+//! 240 KB after the handler's transform does not fail the request: it is reported in `failed`
+//! with code `EventTooLargeException`, as AWS does, and the others are delivered. Events the
+//! handler filtered out count as successful (the publish succeeded; nothing was broadcast).
+
+use std::net::IpAddr;
 
 use super::auth::{self, Operation};
 use super::broker::SharedEvent;
 use super::channel::Channel;
+use super::handlers::{self, Call, Caller};
 use super::{DataPlane, DataPlaneError};
 use crate::wire::{FailedEvent, MAX_EVENT_BYTES, MAX_EVENTS_PER_PUBLISH, PublishedEvent};
 
@@ -29,6 +35,8 @@ pub struct Publish<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// What an AWS_IAM signature must cover (the HTTP body, or the virtual publish body).
     pub signed_body: &'a [u8],
+    /// The client's address (`ctx.identity.sourceIp`).
+    pub source_ip: Option<IpAddr>,
 }
 
 /// Validates, authorizes and delivers a publish.
@@ -43,7 +51,7 @@ pub async fn publish(dp: &DataPlane, request: Publish<'_>) -> Result<Outcome, Da
         &namespace.publish_modes
     };
     let path = channel.path();
-    auth::authorize(
+    let identity = auth::authorize(
         dp,
         &api,
         allowed,
@@ -60,22 +68,75 @@ pub async fn publish(dp: &DataPlane, request: Publish<'_>) -> Result<Outcome, Da
     .await?;
     check_batch(request.events)?;
 
+    let identifiers: Vec<String> = request
+        .events
+        .iter()
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let decision = if handlers::involved(&namespace, handlers::Operation::Publish) {
+        let settings = dp.settings();
+        let call = Call {
+            namespace_name: channel.namespace(),
+            namespace: &namespace,
+            channel: &path,
+            caller: Caller {
+                identity: &identity,
+                account_id: &settings.account_id,
+                access_key_id: &settings.credentials.access_key_id,
+                source_ip: request.source_ip,
+            },
+            headers: request.headers,
+            timeout: settings.handler_timeout,
+        };
+        dp.handlers()
+            .on_publish(&call, &identifiers, request.events)
+            .await?
+    } else {
+        None
+    };
+
+    let mut failed = vec![false; request.events.len()];
     let mut outcome = Outcome::default();
-    let mut deliver = Vec::with_capacity(request.events.len());
-    for (index, event) in request.events.iter().enumerate() {
-        let identifier = uuid::Uuid::new_v4().to_string();
+    let broadcast: Vec<(usize, &str)> = match &decision {
+        None => request
+            .events
+            .iter()
+            .map(String::as_str)
+            .enumerate()
+            .collect(),
+        Some(decision) => {
+            for (index, message) in &decision.failed {
+                if !std::mem::replace(&mut failed[*index], true) {
+                    outcome.failed.push(FailedEvent {
+                        identifier: identifiers[*index].clone(),
+                        index: *index,
+                        code: Some(handlers::REJECTED_EVENT_CODE.into()),
+                        message: Some(message.clone()),
+                    });
+                }
+            }
+            decision
+                .broadcast
+                .iter()
+                .map(|(index, text)| (*index, text.as_str()))
+                .collect()
+        }
+    };
+    let mut deliver = Vec::with_capacity(broadcast.len());
+    for (index, event) in broadcast {
+        if failed[index] {
+            continue;
+        }
         if event.len() > MAX_EVENT_BYTES {
+            failed[index] = true;
             outcome.failed.push(FailedEvent {
-                identifier,
+                identifier: identifiers[index].clone(),
                 index,
                 code: Some("EventTooLargeException".into()),
                 message: Some("Transformed event is larger than 240KB".into()),
             });
             continue;
         }
-        outcome
-            .successful
-            .push(PublishedEvent { identifier, index });
         // A dropped event is acknowledged like any other: that is the fault being simulated.
         let dropped = namespace.drops_events() | dp.drop_next_event();
         if dropped {
@@ -84,6 +145,13 @@ pub async fn publish(dp: &DataPlane, request: Publish<'_>) -> Result<Outcome, Da
             deliver.push(SharedEvent::new(event));
         }
     }
+    outcome.failed.sort_by_key(|f| f.index);
+    outcome.successful = identifiers
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| !failed[*index])
+        .map(|(index, identifier)| PublishedEvent { identifier, index })
+        .collect();
     dp.broker(request.api_id).publish(&channel, &deliver);
     Ok(outcome)
 }
@@ -121,6 +189,7 @@ mod tests {
             events,
             headers: &[("x-api-key", "da2-good")],
             signed_body: b"",
+            source_ip: None,
         }
     }
 
