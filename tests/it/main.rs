@@ -12,6 +12,7 @@ mod emulator;
 mod outputs;
 mod plan;
 mod plan_support;
+mod readme;
 mod smoke;
 mod spec;
 mod spec_corpus;
