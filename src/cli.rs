@@ -485,6 +485,11 @@ pub struct GcArgs {
     /// Delete without asking for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
+
+    /// Append the result table to the GitHub Actions step summary (default when
+    /// GITHUB_ACTIONS=true).
+    #[arg(long)]
+    pub github: bool,
 }
 
 #[derive(Debug, Args)]
@@ -498,6 +503,10 @@ pub struct KeysArgs {
     /// missing.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub expiring_within: Option<Duration>,
+
+    /// Emit GitHub Actions annotations and step summaries (default when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    pub github: bool,
 }
 
 #[derive(Debug, Args)]

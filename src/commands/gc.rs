@@ -129,7 +129,7 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     } else {
         printer.result(&render::render_gc(&rows, args.dry_run));
     }
-    if let Some(gh) = Github::from_process_env(false)
+    if let Some(gh) = Github::from_process_env(args.github)
         && let Some(warning) =
             gh.append_summary(&render::render_gc_markdown(&rows, args.dry_run))?
     {

@@ -16,8 +16,8 @@ use crate::output::github::{self, Annotation, Github, Level};
 use crate::output::{Printer, keys as render};
 
 pub async fn run(args: KeysArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let gh = Github::from_process_env(false);
-    let loaded = load_spec(&args.spec, false, printer)?;
+    let gh = Github::from_process_env(args.github);
+    let loaded = load_spec(&args.spec, args.github, printer)?;
     let desired = &loaded.desired;
     let name = &desired.api.name;
     let (cp, retry) = connect(&args.aws).await?;

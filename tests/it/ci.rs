@@ -389,6 +389,14 @@ fn gc_deletes_only_owned_matching_apis_older_than_the_cutoff_and_dry_run_changes
         ])
     );
     assert_eq!(env.list(&[]).len(), 3);
+    // --github appends the table to the step summary outside Actions too.
+    let summary = env.path("gc-summary.md");
+    env.evctl(&["gc", "-l", "ci=true", "--dry-run", "--github"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(&summary).expect("step summary written with --github");
+    assert!(md.contains("| ci-a |"), "{md}");
     env.evctl(&[
         "gc",
         "-l",
@@ -590,6 +598,15 @@ fn keys_lists_expiry_and_exits_2_when_a_key_expires_within_the_window() {
         md.starts_with("### evctl keys: ci-keys") && md.contains("| web |"),
         "{md}"
     );
+
+    // --github does the same outside Actions (as it does for plan, apply and smoke).
+    let flagged = env.path("flagged.md");
+    env.evctl(&["keys", "api.yaml", "--github"])
+        .env("GITHUB_STEP_SUMMARY", &flagged)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(&flagged).expect("step summary written with --github");
+    assert!(md.starts_with("### evctl keys: ci-keys"), "{md}");
 
     env.evctl(&["keys", "api.yaml", "-o", "markdown"])
         .assert()
