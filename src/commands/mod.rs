@@ -144,7 +144,9 @@ const SECRET_TRACING_CRATES: [&str; 11] = [
 fn init_tracing(verbosity: Verbosity, color: bool) {
     let default = match verbosity {
         Verbosity::Quiet => "error",
-        Verbosity::Normal => "warn",
+        // Without a region anywhere, aws-config warns (three times, with a debug dump) that
+        // instance metadata has none either; evctl's own error says what to do.
+        Verbosity::Normal => "warn,aws_config::imds=error",
         Verbosity::Verbose => "info,evctl=debug",
         Verbosity::Trace => "debug,evctl=trace",
     };

@@ -250,3 +250,21 @@ fn apply_reports_an_invalid_spec_before_looking_for_aws_configuration() {
         "{stderr}"
     );
 }
+
+#[test]
+fn without_a_region_the_error_says_what_to_do_and_nothing_else() {
+    // Instance metadata is looked for on loopback, where nothing answers (offline).
+    let out = evctl()
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+        .arg("plan")
+        .arg(minimal_template())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert_eq!(
+        stderr,
+        "error: no AWS region: pass --region or set AWS_REGION (or a region in the profile)\n"
+    );
+}
