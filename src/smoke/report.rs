@@ -194,7 +194,9 @@ fn result_text(check: &Check) -> String {
 /// The table (namespace, path, auth mode, result, latency) and the verdict line.
 pub fn render_text(report: &Report) -> String {
     let mut builder = tabled::builder::Builder::default();
-    builder.push_record(["NAMESPACE", "PATH", "AUTH MODE", "RESULT", "LATENCY"]);
+    // RESULT last: a failure's or skip's reason can be long, and in a middle column it would
+    // pad every row of the table to its width.
+    builder.push_record(["NAMESPACE", "PATH", "AUTH MODE", "LATENCY", "RESULT"]);
     for check in &report.checks {
         builder.push_record([
             check.namespace.clone(),
@@ -202,8 +204,8 @@ pub fn render_text(report: &Report) -> String {
             check
                 .auth_mode
                 .map_or_else(|| "-".to_string(), |m| m.to_string()),
-            result_text(check),
             check.latency_ms.map_or_else(|| "-".to_string(), format_ms),
+            result_text(check),
         ]);
     }
     let mut table = builder.build();
@@ -220,7 +222,7 @@ pub fn render_text(report: &Report) -> String {
 /// A Markdown table and the verdict, for pull-request comments and GitHub step summaries.
 pub fn render_markdown(report: &Report) -> String {
     let mut md = format!(
-        "### evctl smoke: {}\n\n| namespace | path | auth mode | result | latency |\n|---|---|---|---|---|\n",
+        "### evctl smoke: {}\n\n| namespace | path | auth mode | latency | result |\n|---|---|---|---|---|\n",
         if report.passed() { "passed" } else { "FAILED" }
     );
     for check in &report.checks {
@@ -230,8 +232,8 @@ pub fn render_markdown(report: &Report) -> String {
             markdown_cell(&check.namespace),
             check.path.label(),
             check.auth_mode.map_or("-", AuthType::as_str),
-            markdown_cell(&result_text(check)),
             check.latency_ms.map_or_else(|| "-".to_string(), format_ms),
+            markdown_cell(&result_text(check)),
         );
     }
     md.push('\n');
@@ -389,6 +391,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("3.0ms"), "{text}");
+        // The reason is the last column, so it widens no other row.
+        let widths: Vec<usize> = text.lines().take(2).map(str::len).collect();
+        assert!(widths[1] < widths[0].max(60), "{text}");
         assert!(
             text.trim_end().ends_with(
                 "Smoke test passed: 1 passed, 0 failed, 1 skipped in 420ms against demo (abc)."
@@ -405,7 +410,7 @@ mod tests {
         ]));
         assert!(md.starts_with("### evctl smoke: FAILED"), "{md}");
         assert!(
-            md.contains("| default | WS | API_KEY | FAIL: a \\| b | 3.0ms |"),
+            md.contains("| default | WS | API_KEY | 3.0ms | FAIL: a \\| b |"),
             "{md}"
         );
     }

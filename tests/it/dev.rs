@@ -70,7 +70,7 @@ fn dev_once_exercises_every_auth_mode_of_the_multi_auth_template() {
                 stdout.lines().any(|l| l.trim_start().starts_with(namespace)
                     && l.contains(path)
                     && l.contains(mode)
-                    && l.contains(" pass ")),
+                    && l.ends_with(" pass")),
                 "no passing {namespace}{path}{mode} row:\n{stdout}"
             );
         }
