@@ -276,8 +276,12 @@ pub fn render_junit(report: &Report) -> String {
         escape(&report.run_id)
     );
     for check in &report.checks {
-        let mode = check.auth_mode.map_or("no auth", AuthType::as_str);
-        let name = format!("{} {} {}", check.path.label(), mode, check.channel);
+        // Checks without a mode (the unauthenticated publish, a missing namespace) say so in
+        // their label already.
+        let name = match check.auth_mode {
+            Some(mode) => format!("{} {} {}", check.path.label(), mode.as_str(), check.channel),
+            None => format!("{} {}", check.path.label(), check.channel),
+        };
         let classname = format!("{}.{}", report.api.name, check.namespace);
         let time = seconds(check.latency_ms.unwrap_or(0.0));
         let _ = write!(
@@ -430,5 +434,16 @@ mod tests {
         assert!(xml.contains("<skipped message=\"later\"/>"), "{xml}");
         assert_eq!(xml.matches("<testcase").count(), 3);
         assert_eq!(escape("a\u{1}b\nc"), "ab&#10;c");
+        assert!(
+            xml.contains("name=\"HTTP API_KEY /default/run-1\""),
+            "{xml}"
+        );
+        let mut unauthenticated = check(CheckPath::Unauthenticated, Outcome::Pass, None);
+        unauthenticated.auth_mode = None;
+        let xml = render_junit(&report(vec![unauthenticated]));
+        assert!(
+            xml.contains("name=\"HTTP no auth /default/run-1\""),
+            "{xml}"
+        );
     }
 }
