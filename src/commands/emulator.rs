@@ -43,10 +43,11 @@ pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitSt
     // everything above.
     match printer.format {
         OutputFormat::Json => printer.json(&serde_json::json!({
+            "format_version": "1.0",
             "endpoint": endpoint,
             "region": config.region,
-            "accountId": config.account_id,
-            "stateFile": config.state_file,
+            "account_id": config.account_id,
+            "state_file": config.state_file,
         }))?,
         _ => printer.result(&endpoint),
     }

@@ -102,7 +102,18 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
 
     match format {
         OutputsFormat::Text => printer.result(&outputs.text()),
-        OutputsFormat::Json => printer.json(&outputs)?,
+        OutputsFormat::Json => {
+            #[derive(serde::Serialize)]
+            struct Document<'a> {
+                format_version: &'static str,
+                #[serde(flatten)]
+                outputs: &'a ApiOutputs,
+            }
+            printer.json(&Document {
+                format_version: "1.0",
+                outputs: &outputs,
+            })?
+        }
         OutputsFormat::Env => printer.result(&outputs.env()),
         OutputsFormat::Github => {
             // Asked for explicitly: GITHUB_ACTIONS need not be set (e.g. in `act`).

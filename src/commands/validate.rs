@@ -12,15 +12,13 @@ use crate::spec::{self, Diagnostic, Vars};
 
 /// `--output json`: the result of every file, as data.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Report {
-    format_version: u32,
+    format_version: &'static str,
     valid: bool,
     specs: Vec<FileReport>,
 }
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 struct FileReport {
     file: String,
     valid: bool,
@@ -30,7 +28,6 @@ struct FileReport {
 }
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Summary {
     api: String,
     auth_providers: Vec<String>,
@@ -100,7 +97,7 @@ pub async fn run(args: ValidateArgs, printer: &Printer) -> anyhow::Result<ExitSt
     }
     if printer.format == OutputFormat::Json {
         printer.json(&Report {
-            format_version: 1,
+            format_version: "1.0",
             valid,
             specs,
         })?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::model::AuthType;
 
 /// Version of the JSON document; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: &str = "1.0";
 
 /// What a check exercised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,7 +97,7 @@ pub struct Summary {
 /// The whole result of one smoke run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    pub format_version: u32,
+    pub format_version: &'static str,
     pub api: ApiRef,
     /// The run's unique id, part of every channel it used.
     pub run_id: String,

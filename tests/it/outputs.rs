@@ -30,6 +30,7 @@ fn text_and_json_name_everything_a_client_needs() {
     json.success();
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
     assert_eq!(v["api_id"], id.as_str());
+    assert_eq!(v["format_version"], "1.0");
     assert_eq!(v["api_name"], "chat");
     let http = v["http_host"].as_str().expect("http_host");
     assert!(http.starts_with("127.0.0.1:"), "{http}");

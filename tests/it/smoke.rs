@@ -12,7 +12,7 @@ use crate::support::{EmulatorProcess, evctl, write};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Report {
-    format_version: u32,
+    format_version: String,
     api: ApiRef,
     run_id: String,
     verdict: String,
@@ -197,7 +197,7 @@ fn the_minimal_template_passes_over_http_websocket_and_a_wildcard() {
     let deployed = Deployed::new(template("minimal.yaml"), &[]);
     let report = report(deployed.smoke(), 0);
     assert_all_pass(&report);
-    assert_eq!(report.format_version, 1);
+    assert_eq!(report.format_version, "1.0");
     assert_eq!(report.api.name, "evctl-minimal-dev");
     assert!(!report.api.id.is_empty());
     assert!(report.duration_ms > 0.0);

@@ -14,15 +14,15 @@ fn repo() -> PathBuf {
 
 /// Test-side mirror of `evctl validate --output json`: unknown fields fail the test.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 struct Report {
-    format_version: u32,
+    format_version: String,
     valid: bool,
     specs: Vec<FileReport>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 struct FileReport {
     file: String,
     valid: bool,
@@ -32,7 +32,7 @@ struct FileReport {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 struct Summary {
     api: String,
     auth_providers: Vec<String>,
@@ -174,7 +174,7 @@ fn validate_json_reports_valid_and_invalid_files_as_data() {
         bad.to_str().unwrap_or_default(),
     ]);
     assert_eq!(code, 1);
-    assert_eq!(report.format_version, 1);
+    assert_eq!(report.format_version, "1.0");
     assert!(!report.valid);
     let [good_report, bad_report] = &report.specs[..] else {
         panic!("two reports: {report:?}")
