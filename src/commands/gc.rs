@@ -6,7 +6,10 @@
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::apply::{ask_yes, interrupt_on_signals, require_a_way_to_confirm};
+use super::apply::{
+    ask_yes, interrupt_on_signals, interrupted_before_start, require_a_way_to_confirm,
+    until_interrupted,
+};
 use super::list::{READ_CONCURRENCY, nothing_found};
 use super::plan::{connect, now};
 use crate::cli::{GcArgs, OutputFormat};
@@ -39,13 +42,15 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     );
     let ask = !args.dry_run && !args.auto_approve;
     require_a_way_to_confirm(ask, "`evctl gc --dry-run`")?;
+    let interrupt = interrupt_on_signals();
     let (cp, retry) = connect(&args.aws).await?;
-    let entries = inventory::read(&cp, &selectors, now(), READ_CONCURRENCY, &retry)
-        .await
-        .map_err(|e| {
-            anyhow::Error::new(e)
-                .context(format!("could not list the Event APIs at {}", cp.target()))
-        })?;
+    let listing = inventory::read(&cp, &selectors, now(), READ_CONCURRENCY, &retry);
+    let Some(entries) = until_interrupted(&interrupt, listing).await else {
+        return Ok(interrupted_before_start(printer));
+    };
+    let entries = entries.map_err(|e| {
+        anyhow::Error::new(e).context(format!("could not list the Event APIs at {}", cp.target()))
+    })?;
     let verdicts = inventory::decide(&entries, args.older_than);
     let mut rows: Vec<GcRow> = entries
         .into_iter()
@@ -76,10 +81,16 @@ pub async fn run(args: GcArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
 
     let mut interrupted = false;
     if !doomed.is_empty() {
-        if ask && !confirm(&rows, doomed.len(), printer).await? {
-            anyhow::bail!("not confirmed: nothing was deleted");
+        if ask {
+            let Some(answer) =
+                until_interrupted(&interrupt, confirm(&rows, doomed.len(), printer)).await
+            else {
+                return Ok(interrupted_before_start(printer));
+            };
+            if !answer? {
+                anyhow::bail!("not confirmed: nothing was deleted");
+            }
         }
-        let interrupt = interrupt_on_signals();
         let results: Vec<(usize, Result<(), String>)> = futures_util::stream::iter(doomed)
             .map(|i| {
                 let (id, name) = (rows[i].api.id.clone(), rows[i].api.name.clone());

@@ -104,7 +104,33 @@ fn format_name(format: OutputFormat) -> &'static str {
     }
 }
 
+/// Runs the command. Those that change nothing and have no use for a graceful stop are simply
+/// abandoned on Ctrl-C or SIGTERM, exiting 130 like every interrupted command (SIGTERM would
+/// otherwise kill them with 143); the others stop cleanly on their own terms.
 async fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let handles_signals = matches!(
+        command,
+        Command::Apply(_)
+            | Command::Destroy(_)
+            | Command::Dev(_)
+            | Command::Emulator(_)
+            | Command::Gc(_)
+            | Command::Bench(_)
+    );
+    if handles_signals {
+        return dispatch(command, printer).await;
+    }
+    let interrupt = apply::interrupt_on_signals();
+    match apply::until_interrupted(&interrupt, dispatch(command, printer)).await {
+        Some(result) => result,
+        None => {
+            printer.status("Interrupted.");
+            Ok(ExitStatus::Interrupted)
+        }
+    }
+}
+
+async fn dispatch(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Validate(args) => validate::run(args, printer).await,
         Command::Init(args) => init::run(args, printer).await,

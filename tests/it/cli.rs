@@ -268,3 +268,48 @@ fn without_a_region_the_error_says_what_to_do_and_nothing_else() {
         "error: no AWS region: pass --region or set AWS_REGION (or a region in the profile)\n"
     );
 }
+
+#[test]
+fn sigterm_interrupts_every_command_with_130() {
+    // Every call takes 10 s, so each command is waiting on the control plane when stopped.
+    let emulator = crate::support::EmulatorProcess::spawn(&["--latency", "10s", "-q"]);
+    let spec = minimal_template();
+    let spec = spec.to_str().expect("utf-8 path");
+    let commands: [&[&str]; 6] = [
+        &["plan", spec],
+        &["smoke", spec],
+        &["outputs", spec],
+        &["keys", spec],
+        &["list"],
+        &["gc", "-l", "a=b", "--dry-run"],
+    ];
+    let children: Vec<(&[&str], std::process::Child)> = commands
+        .iter()
+        .map(|args| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_evctl"));
+            cmd.env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .envs(crate::support::CLEAN_ENV.iter().copied())
+                .args(*args)
+                .args(["--endpoint-url", emulator.endpoint()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            (*args, cmd.spawn().expect("spawn evctl"))
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for (args, child) in children {
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
