@@ -46,7 +46,14 @@ pub async fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut files: Vec<(PathBuf, &str)> = vec![(spec_path.clone(), template.spec)];
+    // The template's comments show commands on its own file name (`evctl apply chat.yaml`):
+    // in the copy, on the file's new name.
+    let spec_text = rename_in_comments(
+        template.spec,
+        &format!("{}.yaml", template.name),
+        &spec_path.display().to_string(),
+    );
+    let mut files: Vec<(PathBuf, &str)> = vec![(spec_path.clone(), spec_text.as_str())];
     for (rel, contents) in template.files {
         files.push((dir.join(rel), contents));
     }
@@ -99,10 +106,37 @@ pub async fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus
     Ok(ExitStatus::Success)
 }
 
+/// `text` with `from` replaced by `to` in its comment lines only.
+fn rename_in_comments(text: &str, from: &str, to: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.trim_start().starts_with('#') {
+                line.replace(from, to)
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
+}
+
 fn write(path: &Path, contents: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_in_comments;
+
+    #[test]
+    fn commands_in_comments_name_the_written_file() {
+        let text = "# evctl apply chat.yaml --var STAGE=x\nname: chat.yaml\n  # chat.yaml again\n";
+        assert_eq!(
+            rename_in_comments(text, "chat.yaml", "api.yaml"),
+            "# evctl apply api.yaml --var STAGE=x\nname: chat.yaml\n  # api.yaml again\n"
+        );
+    }
 }
