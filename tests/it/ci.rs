@@ -1129,3 +1129,36 @@ apiKeys:
     // Torn down; the permanent stage stays.
     assert_eq!(names(&env.list(&[])), ["orders-prod"]);
 }
+
+#[test]
+fn every_template_passes_the_nightly_key_check_right_after_apply() {
+    // The README's nightly job runs `evctl keys --expiring-within 14d`: a template whose key
+    // policy keeps less than that would fail it every night.
+    let emulator = crate::support::EmulatorProcess::spawn(&[]);
+    for name in ["minimal.yaml", "chat.yaml", "multi-auth.yaml"] {
+        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates")
+            .join(name);
+        crate::support::evctl()
+            .arg("apply")
+            .arg(&spec)
+            .args(["--auto-approve", "--endpoint-url", emulator.endpoint()])
+            .env("EVCTL_CREATE_SETTLE", "0s")
+            .assert()
+            .success();
+        let out = crate::support::evctl()
+            .arg("keys")
+            .arg(&spec)
+            .args(["--expiring-within", "14d"])
+            .args(["--endpoint-url", emulator.endpoint()])
+            .assert()
+            .get_output()
+            .clone();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
