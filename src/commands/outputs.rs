@@ -25,6 +25,15 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
             format!("{f:?}").to_lowercase()
         ),
     };
+    // Asked for explicitly: GITHUB_ACTIONS need not be set (e.g. in `act`); GITHUB_OUTPUT must.
+    let gh = match format {
+        OutputsFormat::Github => {
+            let gh = Github::from_process_env(true).context("GitHub Actions integration")?;
+            gh.output_file()?;
+            Some(gh)
+        }
+        _ => None,
+    };
     let loaded = load_spec(&args.spec, false, printer)?;
     let desired = &loaded.desired;
     let (cp, retry) = connect(&args.aws).await?;
@@ -116,8 +125,7 @@ pub async fn run(args: OutputsArgs, printer: &Printer) -> anyhow::Result<ExitSta
         }
         OutputsFormat::Env => printer.result(&outputs.env()),
         OutputsFormat::Github => {
-            // Asked for explicitly: GITHUB_ACTIONS need not be set (e.g. in `act`).
-            let gh = Github::from_process_env(true).context("GitHub Actions integration")?;
+            let gh = gh.context("GitHub Actions integration")?;
             // Masks first: from here on the runner hides the values in every log.
             github::emit(&outputs.github_masks());
             let pairs = outputs.github_outputs();

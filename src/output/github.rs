@@ -71,18 +71,24 @@ impl Github {
         Ok(None)
     }
 
+    /// `$GITHUB_OUTPUT`, or an error saying it is not set (checked before any work that would
+    /// be wasted without it).
+    pub fn output_file(&self) -> anyhow::Result<&Path> {
+        self.output.as_deref().with_context(|| {
+            format!(
+                "{ENV_OUTPUT} is not set; it names the step's output file inside a GitHub \
+                 Actions job (to try it elsewhere: {ENV_OUTPUT}=/tmp/out evctl ...)"
+            )
+        })
+    }
+
     /// Appends the step outputs to `$GITHUB_OUTPUT` (fails when it is not set: the caller asked
     /// for outputs and would otherwise lose them silently).
     pub fn set_outputs<'a>(
         &self,
         outputs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> anyhow::Result<()> {
-        let path = self.output.as_ref().with_context(|| {
-            format!(
-                "{ENV_OUTPUT} is not set; it names the step's output file inside a GitHub \
-                 Actions job (to try it elsewhere: {ENV_OUTPUT}=/tmp/out evctl ...)"
-            )
-        })?;
+        let path = self.output_file()?;
         let mut text = String::new();
         for (name, value) in outputs {
             text.push_str(&output_entry(name, value)?);

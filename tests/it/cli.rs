@@ -313,3 +313,18 @@ fn sigterm_interrupts_every_command_with_130() {
         );
     }
 }
+
+#[test]
+fn outputs_for_github_without_github_output_fails_before_doing_anything() {
+    // No spec file and no control plane: the missing output file is the first thing said.
+    let out = evctl()
+        .args(["outputs", "missing.yaml", "--format", "github"])
+        .args(["--endpoint-url", "http://127.0.0.1:9"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.starts_with("error: GITHUB_OUTPUT is not set") && !stderr.contains("::add-mask::"),
+        "{stderr}"
+    );
+}
