@@ -115,9 +115,10 @@ pub fn done_line(kind: PlanKind, report: &Report) -> String {
 }
 
 fn header(plan: &Plan) -> String {
-    let api = match &plan.api.id {
-        Some(id) => format!("API {:?} (id {id})", plan.api.name),
-        None => format!("API {:?} (not created yet)", plan.api.name),
+    let api = match (&plan.api.id, plan.kind) {
+        (Some(id), _) => format!("API {:?} (id {id})", plan.api.name),
+        (None, PlanKind::Apply) => format!("API {:?} (not created yet)", plan.api.name),
+        (None, PlanKind::Destroy) => format!("API {:?} (none owned by evctl)", plan.api.name),
     };
     let account = plan
         .api

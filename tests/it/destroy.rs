@@ -49,7 +49,11 @@ fn destroy_never_touches_an_api_evctl_did_not_create() {
         .run(&["destroy", &spec, "--auto-approve"])
         .success()
         .stdout_has(&["Nothing to destroy."])
-        .stderr_has(&["that evctl did not create", "is left alone"]);
+        .stderr_has(&[
+            "Destroy plan for API \"chat\" (none owned by evctl)",
+            "that evctl did not create",
+            "is left alone",
+        ]);
     assert_eq!(stage.apis().len(), 1);
 }
 
