@@ -2,6 +2,12 @@
 
 use crate::support::evctl;
 
+/// Runs `cmd`, expects exit code 1 and returns its stderr.
+fn fails(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.assert().code(1);
+    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+}
+
 #[test]
 fn help_lists_every_command_with_an_example() {
     let out = evctl()
@@ -68,14 +74,13 @@ fn stderr_redirected_to_a_file_gets_no_colours_even_when_stdout_is_a_terminal() 
 fn logs_have_no_colours_with_no_color_or_in_a_pipe() {
     // -vv logs the AWS configuration chain; the request fails at once (nothing listens).
     for extra in [&["--no-color"][..], &[]] {
-        let out = evctl()
-            .env_remove("NO_COLOR")
-            .env("EVCTL_MAX_ATTEMPTS", "1")
-            .args(["-vv", "list", "--endpoint-url", "http://127.0.0.1:9"])
-            .args(extra)
-            .assert()
-            .code(1);
-        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        let stderr = fails(
+            &mut evctl()
+                .env_remove("NO_COLOR")
+                .env("EVCTL_MAX_ATTEMPTS", "1")
+                .args(["-vv", "list", "--endpoint-url", "http://127.0.0.1:9"])
+                .args(extra),
+        );
         assert!(stderr.contains("DEBUG"), "{stderr}");
         assert!(!stderr.contains('\x1b'), "escape codes: {stderr:?}");
     }
@@ -116,11 +121,7 @@ fn an_output_format_a_command_cannot_print_is_refused_before_it_runs() {
 
 #[test]
 fn outputs_refuses_two_formats_at_once() {
-    let out = evctl()
-        .args(["-o", "json", "outputs", "api.yaml", "--format", "env"])
-        .assert()
-        .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = fails(&mut evctl().args(["-o", "json", "outputs", "api.yaml", "--format", "env"]));
     assert!(
         stderr.contains("--output json and --format env ask for two formats"),
         "{stderr}"
@@ -171,14 +172,13 @@ fn minimal_template() -> std::path::PathBuf {
 
 /// `evctl plan` on the minimal template against `endpoint`, one attempt per request.
 fn plan_against(endpoint: &str) -> String {
-    let out = evctl()
-        .env("EVCTL_MAX_ATTEMPTS", "1")
-        .arg("plan")
-        .arg(minimal_template())
-        .args(["--endpoint-url", endpoint])
-        .assert()
-        .code(1);
-    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+    fails(
+        evctl()
+            .env("EVCTL_MAX_ATTEMPTS", "1")
+            .arg("plan")
+            .arg(minimal_template())
+            .args(["--endpoint-url", endpoint]),
+    )
 }
 
 #[test]
@@ -237,14 +237,13 @@ fn a_wrong_endpoint_is_named_with_what_to_check() {
 fn apply_reports_an_invalid_spec_before_looking_for_aws_configuration() {
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = invalid_spec(dir.path());
-    let out = evctl()
-        .env_remove("AWS_REGION")
-        .arg("apply")
-        .arg(&spec)
-        .arg("--auto-approve")
-        .assert()
-        .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = fails(
+        &mut evctl()
+            .env_remove("AWS_REGION")
+            .arg("apply")
+            .arg(&spec)
+            .arg("--auto-approve"),
+    );
     assert!(
         stderr.contains("unknown field `bogus`") && !stderr.contains("no AWS region"),
         "{stderr}"
@@ -254,15 +253,14 @@ fn apply_reports_an_invalid_spec_before_looking_for_aws_configuration() {
 #[test]
 fn without_a_region_the_error_says_what_to_do_and_nothing_else() {
     // Instance metadata is looked for on loopback, where nothing answers (offline).
-    let out = evctl()
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_EC2_METADATA_DISABLED")
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
-        .arg("plan")
-        .arg(minimal_template())
-        .assert()
-        .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = fails(
+        &mut evctl()
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_EC2_METADATA_DISABLED")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+            .arg("plan")
+            .arg(minimal_template()),
+    );
     assert_eq!(
         stderr,
         "error: no AWS region: pass --region or set AWS_REGION (or a region in the profile)\n"
@@ -317,12 +315,11 @@ fn sigterm_interrupts_every_command_with_130() {
 #[test]
 fn outputs_for_github_without_github_output_fails_before_doing_anything() {
     // No spec file and no control plane: the missing output file is the first thing said.
-    let out = evctl()
-        .args(["outputs", "missing.yaml", "--format", "github"])
-        .args(["--endpoint-url", "http://127.0.0.1:9"])
-        .assert()
-        .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = fails(
+        &mut evctl()
+            .args(["outputs", "missing.yaml", "--format", "github"])
+            .args(["--endpoint-url", "http://127.0.0.1:9"]),
+    );
     assert!(
         stderr.starts_with("error: GITHUB_OUTPUT is not set") && !stderr.contains("::add-mask::"),
         "{stderr}"
