@@ -75,7 +75,7 @@ fn logs_have_no_colours_with_no_color_or_in_a_pipe() {
     // -vv logs the AWS configuration chain; the request fails at once (nothing listens).
     for extra in [&["--no-color"][..], &[]] {
         let stderr = fails(
-            &mut evctl()
+            evctl()
                 .env_remove("NO_COLOR")
                 .env("EVCTL_MAX_ATTEMPTS", "1")
                 .args(["-vv", "list", "--endpoint-url", "http://127.0.0.1:9"])
@@ -121,7 +121,7 @@ fn an_output_format_a_command_cannot_print_is_refused_before_it_runs() {
 
 #[test]
 fn outputs_refuses_two_formats_at_once() {
-    let stderr = fails(&mut evctl().args(["-o", "json", "outputs", "api.yaml", "--format", "env"]));
+    let stderr = fails(evctl().args(["-o", "json", "outputs", "api.yaml", "--format", "env"]));
     assert!(
         stderr.contains("--output json and --format env ask for two formats"),
         "{stderr}"
@@ -238,7 +238,7 @@ fn apply_reports_an_invalid_spec_before_looking_for_aws_configuration() {
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = invalid_spec(dir.path());
     let stderr = fails(
-        &mut evctl()
+        evctl()
             .env_remove("AWS_REGION")
             .arg("apply")
             .arg(&spec)
@@ -254,7 +254,7 @@ fn apply_reports_an_invalid_spec_before_looking_for_aws_configuration() {
 fn without_a_region_the_error_says_what_to_do_and_nothing_else() {
     // Instance metadata is looked for on loopback, where nothing answers (offline).
     let stderr = fails(
-        &mut evctl()
+        evctl()
             .env_remove("AWS_REGION")
             .env_remove("AWS_EC2_METADATA_DISABLED")
             .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
@@ -316,7 +316,7 @@ fn sigterm_interrupts_every_command_with_130() {
 fn outputs_for_github_without_github_output_fails_before_doing_anything() {
     // No spec file and no control plane: the missing output file is the first thing said.
     let stderr = fails(
-        &mut evctl()
+        evctl()
             .args(["outputs", "missing.yaml", "--format", "github"])
             .args(["--endpoint-url", "http://127.0.0.1:9"]),
     );
