@@ -42,10 +42,12 @@ pub async fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus
     } else {
         args.path.clone()
     };
-    let dir = match spec_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    // A spec in the current directory has an empty parent: its neighbours are shown as
+    // `evctl.schema.json`, like the spec itself, not `./evctl.schema.json`.
+    let dir = spec_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     // The template's comments show commands on its own file name (`evctl apply chat.yaml`):
     // in the copy, on the file's new name.
     let spec_text = rename_in_comments(

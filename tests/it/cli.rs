@@ -140,6 +140,10 @@ fn init_prints_one_json_document_with_output_json() {
         serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
     assert_eq!(doc["template"], "chat");
     assert_eq!(doc["spec"], "api.yaml");
+    assert_eq!(
+        doc["files"],
+        serde_json::json!(["api.yaml", "handlers/chat.js", "evctl.schema.json"])
+    );
     let files: Vec<&str> = doc["files"]
         .as_array()
         .expect("files")
