@@ -36,7 +36,7 @@ pub struct Cli {
 /// Flags that every command understands.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Output format for results on stdout (not every command supports every format).
+    /// Output format for results on stdout (a command refuses one it cannot print).
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
@@ -60,7 +60,7 @@ pub enum OutputFormat {
     Text,
     /// Machine-readable JSON (stable, with a format_version where it is a document).
     Json,
-    /// Markdown, for pull-request comments (plan).
+    /// Markdown, for pull-request comments and step summaries (plan, smoke, gc, keys).
     Markdown,
     /// JUnit XML, for CI test reports (smoke).
     Junit,
