@@ -521,6 +521,23 @@ pub enum BenchCommand {
     Fanout(BenchFanoutArgs),
     /// Apply of a 20-namespace, 5-key spec: evctl against a sequential script.
     Apply(BenchApplyArgs),
+    /// What a namespace's onPublish handler adds to a publish, against no handler.
+    Handlers(BenchHandlersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHandlersArgs {
+    /// Publishes measured per namespace.
+    #[arg(long, default_value_t = 1000)]
+    pub events: usize,
+
+    /// Edits of the handler code, each followed by one timed publish (compile included).
+    #[arg(long, default_value_t = 20)]
+    pub edits: usize,
+
+    /// Size of each published event in bytes (JSON text).
+    #[arg(long, default_value_t = 1024)]
+    pub event_bytes: usize,
 }
 
 #[derive(Debug, Args)]

@@ -13,5 +13,8 @@ pub async fn run(args: BenchArgs, printer: &Printer) -> anyhow::Result<ExitStatu
             crate::emulator::dataplane::bench::fanout(args, printer).await
         }
         BenchCommand::Apply(args) => apply::run(args, printer).await,
+        BenchCommand::Handlers(args) => {
+            crate::emulator::dataplane::handlers::bench::run(args, printer).await
+        }
     }
 }

@@ -33,7 +33,7 @@ use crate::model::{self, AuthType};
 use crate::output::Printer;
 use crate::wire::{self, Authorization};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const NAMESPACE: &str = "bench";
 const CHANNEL: &str = "/bench/fanout";
@@ -44,7 +44,7 @@ const WINDOW_EVENTS: u64 = 200;
 /// One broker under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-enum Broker {
+pub(crate) enum Broker {
     /// The emulator as shipped: each event encoded once, frames assembled from shared bytes.
     Shared,
     /// `--naive-fanout`: a full serde serialisation per subscriber per event.
@@ -164,7 +164,7 @@ fn render(report: &Report) -> String {
 }
 
 /// The number of open files this process may have must cover both ends of every socket.
-fn check_open_files(needed: usize) -> anyhow::Result<()> {
+pub(crate) fn check_open_files(needed: usize) -> anyhow::Result<()> {
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     let soft = limits
         .lines()
@@ -183,13 +183,13 @@ fn check_open_files(needed: usize) -> anyhow::Result<()> {
 }
 
 /// An emulator child process.
-struct Emulator {
+pub(crate) struct Emulator {
     child: tokio::process::Child,
     endpoint: String,
 }
 
 impl Emulator {
-    async fn start(broker: Broker) -> anyhow::Result<Emulator> {
+    pub(crate) async fn start(broker: Broker) -> anyhow::Result<Emulator> {
         use tokio::io::AsyncBufReadExt;
         let exe = std::env::current_exe().context("cannot find the evctl binary")?;
         let mut command = tokio::process::Command::new(exe);
@@ -234,10 +234,10 @@ impl Emulator {
             .context("no VmRSS in /proc/<pid>/status")
     }
 
-    /// Creates an API key API with a `bench` namespace; returns where and how to connect.
-    async fn setup(&self) -> anyhow::Result<Target> {
-        // The emulator's default key pair: the bench needs nothing from the environment.
-        let control = crate::control::sdk::SdkControlPlane::local(
+    /// The emulator's control plane, with its default key pair: the bench needs nothing from
+    /// the environment.
+    pub(crate) async fn control(&self) -> anyhow::Result<crate::control::sdk::SdkControlPlane> {
+        crate::control::sdk::SdkControlPlane::local(
             &self.endpoint,
             "us-east-1",
             &crate::signing::Credentials::new("test", "test", None),
@@ -245,7 +245,28 @@ impl Emulator {
             crate::control::RetryPolicy::default(),
         )
         .await
-        .context("could not reach the emulator's control plane")?;
+        .context("could not reach the emulator's control plane")
+    }
+
+    /// Creates an API key API with a `bench` namespace; returns where and how to connect.
+    async fn setup(&self) -> anyhow::Result<Target> {
+        let namespace = model::NamespaceConfig {
+            name: NAMESPACE.into(),
+            publish_auth_modes: Default::default(),
+            subscribe_auth_modes: Default::default(),
+            code_handlers: None,
+            handler_configs: Default::default(),
+            tags: Default::default(),
+        };
+        self.setup_with(&self.control().await?, &[namespace]).await
+    }
+
+    /// Creates an API key API with `namespaces`; returns where and how to connect.
+    pub(crate) async fn setup_with(
+        &self,
+        control: &crate::control::sdk::SdkControlPlane,
+        namespaces: &[model::NamespaceConfig],
+    ) -> anyhow::Result<Target> {
         let api_key_only: model::AuthModes = [AuthType::ApiKey].into_iter().collect();
         let config = model::ApiConfig {
             name: "evctl-bench-fanout".into(),
@@ -263,19 +284,14 @@ impl Emulator {
             log_config: None,
         };
         let api = control.create_api(&config, &Default::default()).await?;
-        let namespace = model::NamespaceConfig {
-            name: NAMESPACE.into(),
-            publish_auth_modes: Default::default(),
-            subscribe_auth_modes: Default::default(),
-            code_handlers: None,
-            handler_configs: Default::default(),
-            tags: Default::default(),
-        };
-        control.create_namespace(&api.id, &namespace).await?;
+        for namespace in namespaces {
+            control.create_namespace(&api.id, namespace).await?;
+        }
         let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 86_400;
         let key = control.create_key(&api.id, "evctl:bench", expires).await?;
         let host = api.dns.context("the API has no dns")?.http;
         Ok(Target {
+            api_id: api.id,
             host,
             key: key.id.expose().to_string(),
         })
@@ -283,13 +299,14 @@ impl Emulator {
 }
 
 /// Where the data plane is and the key to use.
-struct Target {
+pub(crate) struct Target {
+    pub(crate) api_id: String,
     host: String,
     key: String,
 }
 
 impl Target {
-    fn auth(&self) -> Authorization {
+    pub(crate) fn auth(&self) -> Authorization {
         [
             ("host".to_string(), self.host.clone()),
             ("x-api-key".to_string(), self.key.clone()),
@@ -300,6 +317,11 @@ impl Target {
 
     /// Opens an initialised connection, subscribed to the bench channel when `subscribe`.
     async fn connect(&self, subscribe: bool) -> anyhow::Result<Socket> {
+        self.connect_to(subscribe.then_some(CHANNEL)).await
+    }
+
+    /// Opens an initialised connection, subscribed to `channel` (as id `s`) if given.
+    pub(crate) async fn connect_to(&self, channel: Option<&str>) -> anyhow::Result<Socket> {
         let url = format!("ws://{}{}", self.host, wire::REALTIME_PATH);
         let mut request = url.into_client_request()?;
         request.headers_mut().insert(
@@ -311,8 +333,8 @@ impl Target {
             .send(Message::text(r#"{"type":"connection_init"}"#))
             .await?;
         expect(&mut socket, "connection_ack").await?;
-        if subscribe {
-            let message = serde_json::json!({"type":"subscribe","id":"s","channel":CHANNEL,
+        if let Some(channel) = channel {
+            let message = serde_json::json!({"type":"subscribe","id":"s","channel":channel,
                 "authorization": self.auth()});
             socket.send(Message::text(message.to_string())).await?;
             expect(&mut socket, "subscribe_success").await?;
@@ -322,7 +344,7 @@ impl Target {
 }
 
 /// Reads until a message of type `kind` (skipping `ka`).
-async fn expect(socket: &mut Socket, kind: &str) -> anyhow::Result<()> {
+pub(crate) async fn expect(socket: &mut Socket, kind: &str) -> anyhow::Result<()> {
     let deadline = Duration::from_secs(30);
     loop {
         let message = tokio::time::timeout(deadline, socket.next())

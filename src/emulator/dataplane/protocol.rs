@@ -100,7 +100,9 @@ pub async fn run<W, R, E>(
             incoming = read.next() => {
                 let step = match incoming {
                     None | Some(Err(_)) => break,
-                    Some(Ok(Message::Text(text))) => session.handle(text.as_str()).await,
+                    // Boxed: handling a message (auth, handlers, publish) is a large future;
+                    // inline, it would be part of every connection's task, idle or not.
+                    Some(Ok(Message::Text(text))) => Box::pin(session.handle(text.as_str())).await,
                     Some(Ok(Message::Binary(_))) => Step::reply(unsupported(None)),
                     Some(Ok(Message::Close(_))) => break,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -439,7 +441,9 @@ impl Session {
                 headers: &headers,
                 timeout: settings.handler_timeout,
             };
-            self.dp.handlers().on_subscribe(&call).await?;
+            // Boxed: the handler's future is large, and inline it would grow every
+            // connection's task, idle or not.
+            Box::pin(self.dp.handlers().on_subscribe(&call)).await?;
         }
         Ok(pattern)
     }

@@ -88,9 +88,13 @@ pub async fn publish(dp: &DataPlane, request: Publish<'_>) -> Result<Outcome, Da
             headers: request.headers,
             timeout: settings.handler_timeout,
         };
-        dp.handlers()
-            .on_publish(&call, &identifiers, request.events)
-            .await?
+        // Boxed: the handler's future is large, and inline it would grow every WebSocket
+        // connection's task (which awaits this publish), idle or not.
+        Box::pin(
+            dp.handlers()
+                .on_publish(&call, &identifiers, request.events),
+        )
+        .await?
     } else {
         None
     };

@@ -31,6 +31,7 @@ use serde_json::value::RawValue;
 use super::{DataPlaneError, ErrorKind, NOT_AUTHORIZED, NamespaceInfo};
 use crate::model::{HandlerBehavior, HandlerConfig, InvokeType};
 
+pub mod bench;
 pub mod context;
 pub mod engine;
 
