@@ -1299,10 +1299,10 @@ fn tls_serves_https_and_wss_with_a_certificate_clients_can_trust() {
         emulator.endpoint()
     );
     let ca = dir.path().join("state.json.tls-ca.pem");
+    let stderr = emulator.stderr_containing(&ca.display().to_string());
     assert!(
-        emulator.stderr().contains(&ca.display().to_string()),
-        "the CA path is printed:\n{}",
-        emulator.stderr()
+        stderr.contains(&ca.display().to_string()),
+        "the CA path is printed:\n{stderr}"
     );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

@@ -177,6 +177,20 @@ impl EmulatorProcess {
         self.stderr.lock().expect("stderr lock").clone()
     }
 
+    /// Waits until the emulator's stderr contains `needle` and returns it all. The endpoint on
+    /// stdout can arrive before the reader thread has drained the stderr pipe, so a test that
+    /// looks for a line printed at start-up waits for it (bounded) instead of reading once.
+    pub fn stderr_containing(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + PROCESS_TIMEOUT;
+        loop {
+            let text = self.stderr();
+            if text.contains(needle) || std::time::Instant::now() >= deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGTERM and waits for it to exit.
     pub fn terminate(mut self) -> Exited {
         let sent = std::process::Command::new("kill")
