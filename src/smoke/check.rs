@@ -331,19 +331,21 @@ impl Runner<'_> {
     ) -> Result<Duration, Failure> {
         let started = Instant::now();
         let events = std::slice::from_ref(&event.text);
+        // The step names the publishing mode: it is not the row's own where the namespace does
+        // not let that mode publish (the row then subscribes with it and publishes with another).
         let (step, answer) = match socket {
             None => (
-                "HTTP publish",
+                format!("HTTP publish with {}", credential.mode()),
                 self.publish_http(&event.channel, events, Some(credential))
                     .await,
             ),
             Some(conn) => (
-                "WebSocket publish",
+                format!("WebSocket publish with {}", credential.mode()),
                 self.publish_ws(conn, &event.channel, events, credential)
                     .await,
             ),
         };
-        check_published(step, answer)?;
+        check_published(&step, answer)?;
         inbox.wait_for(event, started, self.settings.timeout).await
     }
 

@@ -350,6 +350,34 @@ fn a_mode_the_emulator_denies_fails_with_the_service_error() {
 }
 
 #[test]
+fn a_failing_publish_names_the_mode_that_published_when_it_is_not_the_rows() {
+    // chat's announcements: API_KEY may subscribe but only AWS_IAM may publish, so the API_KEY
+    // rows publish with AWS_IAM; with a wrong IAM secret their failure must say so, or the row
+    // reads as "API_KEY is broken".
+    let deployed = Deployed::new(template("chat.yaml"), &[]);
+    let mut cmd = deployed.smoke();
+    cmd.env("AWS_SECRET_ACCESS_KEY", "not-the-emulator-secret");
+    let report = report(cmd, 1);
+    let rows = report.rows("announcements", "API_KEY");
+    let reasons: Vec<&str> = rows
+        .iter()
+        .map(|r| r.reason.as_deref().unwrap_or_default())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(rows.iter().all(|r| r.result == "fail"), "{rows:#?}");
+    assert!(
+        reasons[0].starts_with("HTTP publish with AWS_IAM: UnauthorizedException"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("WebSocket publish with AWS_IAM: UnauthorizedException"),
+        "{reasons:?}"
+    );
+    // presence allows API_KEY for everything: unaffected by the IAM secret.
+    assert_checked(&report, "presence", "API_KEY");
+}
+
+#[test]
 fn a_namespace_missing_on_the_api_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
     let minimal = std::fs::read_to_string(template("minimal.yaml")).expect("template");
