@@ -13,6 +13,7 @@ use crate::model::{
     ApiConfig, NamespaceConfig, ObservedApi, ObservedKey, ObservedNamespace, Secret, Tags,
 };
 
+mod attempts;
 pub mod sdk;
 
 /// What the engine needs from AppSync's control plane. Implemented once on the AWS SDK; the

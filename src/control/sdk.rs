@@ -20,6 +20,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
+use super::attempts::AttemptNotice;
 use super::{ControlError, ControlPlane, ErrorKind, ListedApi, RetryPolicy, Target};
 use crate::cli::AwsArgs;
 use crate::model::{
@@ -86,7 +87,7 @@ impl SdkControlPlane {
             check_endpoint(url, source)?;
         }
         let endpoint = endpoint.map(|(url, _)| url);
-        let client = Client::from_conf(aws_sdk_appsync::config::Builder::from(&sdk_config).build());
+        let client = client(&sdk_config);
         Ok(SdkControlPlane {
             client,
             target: Target { endpoint, region },
@@ -129,7 +130,7 @@ impl SdkControlPlane {
             );
         }
         let sdk_config = loader.load().await;
-        let client = Client::from_conf(aws_sdk_appsync::config::Builder::from(&sdk_config).build());
+        let client = client(&sdk_config);
         Ok(SdkControlPlane {
             client,
             target: Target {
@@ -156,6 +157,15 @@ fn loader(retry: RetryPolicy) -> aws_config::ConfigLoader {
                 .operation_attempt_timeout(Duration::from_secs(60))
                 .build(),
         )
+}
+
+/// The SDK client on `sdk_config`, with failed attempts reported on stderr.
+fn client(sdk_config: &aws_config::SdkConfig) -> Client {
+    Client::from_conf(
+        aws_sdk_appsync::config::Builder::from(sdk_config)
+            .interceptor(AttemptNotice)
+            .build(),
+    )
 }
 
 /// Refuses an endpoint that is not an `http(s)://HOST` URL before any call: the SDK would

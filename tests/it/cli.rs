@@ -174,6 +174,15 @@ fn minimal_template() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/minimal.yaml")
 }
 
+/// An `http://` endpoint on loopback where nothing listens (a port just freed).
+fn nothing_listening() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
 /// `evctl plan` on the minimal template against `endpoint`, one attempt per request.
 fn plan_against(endpoint: &str) -> String {
     fails(
@@ -186,13 +195,45 @@ fn plan_against(endpoint: &str) -> String {
 }
 
 #[test]
+fn attempts_that_get_no_answer_are_reported_while_the_sdk_retries() {
+    // Nothing listening: without a line per failed attempt, the retries' backoff looks like a
+    // hang before the error.
+    let endpoint = nothing_listening();
+    let plan = |global: &[&str]| {
+        fails(
+            evctl()
+                .env("EVCTL_MAX_ATTEMPTS", "3")
+                .env("EVCTL_RETRY_INITIAL_BACKOFF", "10ms")
+                .args(global)
+                .arg("plan")
+                .arg(minimal_template())
+                .args(["--endpoint-url", &endpoint]),
+        )
+    };
+    let stderr = plan(&[]);
+    for attempt in [1, 2] {
+        assert!(
+            stderr.contains(&format!(
+                "ListApis: attempt {attempt} of 3 got no answer: Connection refused"
+            )),
+            "{stderr}"
+        );
+    }
+    // The last attempt's failure is the error itself, said once.
+    assert!(!stderr.contains("attempt 3 of 3"), "{stderr}");
+    assert!(
+        stderr.contains("nothing accepts connections there"),
+        "{stderr}"
+    );
+    // -q keeps stderr to the error.
+    let quiet = plan(&["-q"]);
+    assert!(!quiet.contains("attempt 1"), "{quiet}");
+}
+
+#[test]
 fn a_wrong_endpoint_is_named_with_what_to_check() {
     // Nothing listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = nothing_listening();
     let stderr = plan_against(&endpoint);
     assert!(
         stderr.contains(&format!("could not list the Event APIs at {endpoint}"))
