@@ -108,10 +108,15 @@ pub fn done_line(kind: PlanKind, report: &Report) -> String {
     } else {
         ("complete", String::new())
     };
-    format!(
-        "{what} {ending}! Resources: {} added, {} changed, {} destroyed{left}.",
-        s.add, s.change, s.destroy
-    )
+    // Like Terraform: a destroy only ever destroys, so its line counts only that.
+    let counts = match kind {
+        PlanKind::Apply => format!(
+            "{} added, {} changed, {} destroyed",
+            s.add, s.change, s.destroy
+        ),
+        PlanKind::Destroy => format!("{} destroyed", s.destroy),
+    };
+    format!("{what} {ending}! Resources: {counts}{left}.")
 }
 
 fn header(plan: &Plan) -> String {
@@ -467,10 +472,13 @@ Note: namespace "x" is not in the spec; kept because of --no-prune
             done_line(PlanKind::Apply, &report),
             "Apply failed! Resources: 2 added, 0 changed, 0 destroyed; 1 failed, 0 not started."
         );
-        report.outcomes.pop();
+        report.outcomes = vec![
+            outcome("api", Action::Delete, Status::Done),
+            outcome("namespace.a", Action::Delete, Status::Done),
+        ];
         assert_eq!(
             done_line(PlanKind::Destroy, &report),
-            "Destroy complete! Resources: 2 added, 0 changed, 0 destroyed."
+            "Destroy complete! Resources: 2 destroyed."
         );
     }
 }

@@ -26,10 +26,7 @@ fn destroy_deletes_the_api_and_a_second_destroy_has_nothing_to_do() {
     let run = stage.run(&["destroy", &spec, "--auto-approve"]);
     run.success()
         .stderr_has(&["api: Destroying...", "api: Destruction complete after"]);
-    assert_eq!(
-        run.stdout,
-        "Destroy complete! Resources: 0 added, 0 changed, 4 destroyed.\n"
-    );
+    assert_eq!(run.stdout, "Destroy complete! Resources: 4 destroyed.\n");
     assert!(stage.apis().is_empty());
 
     let again = stage.run(&["destroy", &spec, "--auto-approve"]);
@@ -69,6 +66,6 @@ fn a_saved_destroy_plan_is_applied_like_any_plan() {
     stage
         .run(&["apply", &saved])
         .success()
-        .stdout_has(&["Destroy complete! Resources: 0 added, 0 changed, 2 destroyed."]);
+        .stdout_has(&["Destroy complete! Resources: 2 destroyed."]);
     assert!(stage.apis().is_empty());
 }
