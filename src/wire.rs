@@ -28,6 +28,17 @@ pub const MAX_PUBLISH_BYTES: usize = 1_200 * 1024;
 /// Most subscriptions on one connection.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 200;
 
+/// The header naming an AWS error answer's type (HTTP header names are case-insensitive; this
+/// is the lower-case form `http` looks up).
+pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
+
+/// The error type an `x-amzn-ErrorType` value names, without the `:http://...` suffix some AWS
+/// front ends append; `None` when it is empty.
+pub fn error_type_name(header: &str) -> Option<String> {
+    let name = header.split(':').next().unwrap_or_default().trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// Auth headers as sent in the `header-` subprotocol, a message's `authorization` object, or
 /// HTTP headers: header name to value (names as the client wrote them).
 pub type Authorization = BTreeMap<String, String>;
@@ -176,6 +187,19 @@ pub struct ErrorResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_types_drop_the_suffix_some_services_append() {
+        assert_eq!(
+            error_type_name("LimitExceededException:http://internal.amazon.com/"),
+            Some("LimitExceededException".into())
+        );
+        assert_eq!(
+            error_type_name("NotFoundException"),
+            Some("NotFoundException".into())
+        );
+        assert_eq!(error_type_name(""), None);
+    }
 
     #[test]
     fn client_messages_ignore_unknown_fields() {

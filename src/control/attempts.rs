@@ -15,6 +15,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
 
+use crate::wire::{ERROR_TYPE_HEADER, error_type_name};
+
 /// The interceptor, installed on every SDK client evctl builds.
 #[derive(Debug, Default)]
 pub struct AttemptNotice;
@@ -44,13 +46,6 @@ impl Failure {
             ),
         }
     }
-}
-
-/// The error type of an AWS error answer: the `x-amzn-ErrorType` header without the
-/// `:http://...` suffix that some services append.
-pub fn error_type(header: &str) -> Option<String> {
-    let name = header.split(':').next().unwrap_or_default().trim();
-    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// The innermost cause of `err`: for a transport failure, the operating system's words
@@ -90,8 +85,8 @@ impl Intercept for AttemptNotice {
                 response.status().as_u16(),
                 response
                     .headers()
-                    .get("x-amzn-errortype")
-                    .and_then(error_type),
+                    .get(ERROR_TYPE_HEADER)
+                    .and_then(error_type_name),
             ),
             None => match context.output_or_error() {
                 Some(Err(err)) => Failure::NoAnswer(root_cause(err)),
@@ -128,19 +123,6 @@ mod tests {
             Failure::Status(502, None).line("GetApi", 3, 5),
             "GetApi: attempt 3 of 5 was answered HTTP 502"
         );
-    }
-
-    #[test]
-    fn error_types_drop_the_suffix_some_services_append() {
-        assert_eq!(
-            error_type("LimitExceededException:http://internal.amazon.com/"),
-            Some("LimitExceededException".into())
-        );
-        assert_eq!(
-            error_type("NotFoundException"),
-            Some("NotFoundException".into())
-        );
-        assert_eq!(error_type(""), None);
     }
 
     #[test]

@@ -147,7 +147,7 @@ impl ApiError {
 }
 
 /// Header that names the error type; the SDKs read it before the body.
-pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
+pub use crate::wire::ERROR_TYPE_HEADER;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -75,9 +75,9 @@ impl HttpPublisher {
         let status = response.status().as_u16();
         let error_type_header = response
             .headers()
-            .get("x-amzn-errortype")
+            .get(crate::wire::ERROR_TYPE_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(':').next().unwrap_or(v).to_string());
+            .and_then(crate::wire::error_type_name);
         let bytes = response
             .bytes()
             .await
